@@ -1,0 +1,1 @@
+"""Shared library behind the golf harness tools: logs, records, statistics and checks."""
