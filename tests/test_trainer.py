@@ -210,3 +210,10 @@ def test_bad_settings_name_the_variable(tiny_args, variable, value, expected):
 def test_layer_scales_are_one_when_no_block_has_moved_yet():
     scales = T.layer_gain_scales(torch.zeros(3), torch.ones(3, dtype=torch.bool), 2.0, (0.1, 3.0))
     assert torch.equal(scales, torch.ones(3))
+
+
+def test_muon_momentum_ramps_linearly_and_can_be_disabled(tiny_args):
+    args = tiny_args(MUON_MOMENTUM_WARMUP_START="0.85", MUON_MOMENTUM_WARMUP_STEPS="500", MUON_MOMENTUM="0.95")
+    assert [round(T.muon_momentum_at(s, args), 6) for s in (0, 250, 500, 900)] == [0.85, 0.9, 0.95, 0.95]
+    off = tiny_args(MUON_MOMENTUM_WARMUP_STEPS="0")
+    assert T.muon_momentum_at(0, off) == 0.95
