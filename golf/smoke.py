@@ -4,6 +4,7 @@ One place for it, so the quick start, the tests, the seed runner and the ablatio
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -69,3 +70,12 @@ def run_env(overrides: dict[str, str]) -> dict[str, str]:
     env = {**os.environ, **overrides}
     env.setdefault("OMP_NUM_THREADS", "1")
     return env
+
+
+def import_trainer():
+    """Load train_gpt.py as a module (it is a script, not part of the package) for in-process use."""
+    spec = importlib.util.spec_from_file_location("train_gpt", TRAINER)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["train_gpt"] = module  # dataclasses look their module up while the file executes
+    spec.loader.exec_module(module)
+    return module

@@ -8,7 +8,7 @@ import sentencepiece as spm
 import torch
 
 from golf.smoke import TINY_ENV
-from trainer_support import import_trainer
+from golf.smoke import import_trainer
 
 T = import_trainer()
 CPU = torch.device("cpu")

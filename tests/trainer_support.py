@@ -1,24 +1,14 @@
-"""Helpers for the trainer tests: import train_gpt.py as a module, run it with torchrun."""
+"""Helpers for the trainer tests: run train_gpt.py with torchrun on the tiny config."""
 from __future__ import annotations
 
-import importlib.util
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 from golf.smoke import TINY_ENV, TRAINER, run_env, torchrun_command
 
 FINAL_LINE = re.compile(r"^final_int8_(zlib|zstd)_roundtrip_exact val_loss:([0-9.]+) val_bpb:([0-9.]+)$", re.M)
 TOTAL_LINE = re.compile(r"^Total submission size int8\+(?:zlib|zstd): (\d+) bytes$", re.M)
-
-
-def import_trainer():
-    spec = importlib.util.spec_from_file_location("train_gpt", TRAINER)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["train_gpt"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def run_trainer(workdir: Path, data_env: dict, overrides: dict | None = None, nproc: int = 1,
