@@ -195,16 +195,18 @@ class Hyperparameters:
             raise ConfigError("LAYER_GAIN_EXCLUDE excludes every layer: leave at least one in, or set LAYER_GAIN=0")
 
     def switches(self) -> dict[str, object]:
-        return {
-            "bpb_weighted_loss": int(self.bpb_weighted_loss),
-            "muon_momentum_warmup_start": self.muon_momentum_warmup_start,
-            "muon_momentum_warmup_steps": self.muon_momentum_warmup_steps,
-            "precision_gain": self.precision_gain,
-            "precision_gain_clamp": "{},{}".format(*self.precision_gain_clamp),
-            "layer_gain": self.layer_gain,
-            "layer_gain_exclude": ",".join(map(str, self.layer_gain_exclude)),
-            "layer_gain_clamp": "{},{}".format(*self.layer_gain_clamp),
-        }
+        names = ("bpb_weighted_loss", "muon_momentum_warmup_start", "muon_momentum_warmup_steps", "precision_gain",
+                 "precision_gain_clamp", "layer_gain", "layer_gain_exclude", "layer_gain_clamp")
+        return {name: log_value(getattr(self, name)) for name in names}
+
+
+def log_value(value: object) -> str:
+    """One token with no spaces, so every `key:value` in a log line splits on whitespace."""
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, tuple):
+        return ",".join(map(str, value))
+    return str(value)
 
 
 # -----------------------------------------------------------------------------
@@ -1213,7 +1215,7 @@ def main() -> None:
         f"iterations:{args.iterations} warmup_steps:{args.warmup_steps} "
         f"max_wallclock_seconds:{args.max_wallclock_seconds:.3f}"
     )
-    log0("hyperparameters " + " ".join(f"{k}:{v}" for k, v in vars(args).items() if k not in ("train_files", "val_files")))
+    log0("hyperparameters " + " ".join(f"{k}:{log_value(v)}" for k, v in vars(args).items() if k not in ("train_files", "val_files")))
     log0("switches " + " ".join(f"{k}:{v}" for k, v in args.switches().items()))
     log0(f"seed:{args.seed}")
 
