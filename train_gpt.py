@@ -849,8 +849,9 @@ class GPT(nn.Module):
         return count_target_bytes(luts, input_ids.reshape(-1), target_ids.reshape(-1)).float().clamp_min(1.0)
 
     def forward(self, input_ids: Tensor, target_ids: Tensor):
-        """Eval mode: the mean cross-entropy, as the baseline. Train mode: (loss, token gain
-        summary or None, per-block divergence or None) with the switches applied."""
+        """Eval mode: the mean cross-entropy, as the baseline. Train mode: (loss with the switches
+        applied, plain mean cross-entropy for the log, token gain summary or None, per-block
+        divergence or None)."""
         divergences = [] if self.training and self.measure_divergence else None
         x = self.tok_emb(input_ids)
         x = F.rms_norm(x, (x.size(-1),))
@@ -876,9 +877,10 @@ class GPT(nn.Module):
         if self.precision_gain > 0:
             gain = precision_gain(token_losses.detach(), weights, self.precision_gain, self.precision_gain_clamp)
         loss = weighted_mean_loss(token_losses, weights, gain)
+        plain = loss.detach() if weights is None and gain is None else weighted_mean_loss(token_losses.detach(), None, None)
         summary = gain_summary(gain) if gain is not None else None
         divergence = torch.stack(divergences) if divergences is not None else None
-        return loss, summary, divergence
+        return loss, plain, summary, divergence
 
     def _run_block(self, i: int, x: Tensor, x0: Tensor, divergences: list[Tensor] | None) -> Tensor:
         out = self.blocks[i](x, x0)
@@ -983,8 +985,8 @@ def train_step(run: Run, model: nn.Module, base_model: GPT, optimizers: list, op
             model.require_backward_grad_sync = micro_step == run.grad_accum_steps - 1
         x, y = loader.next_batch(args.train_batch_tokens, args.train_seq_len, run.grad_accum_steps)
         with autocast(run.device):
-            loss, summary, divergence = model(x, y)
-        train_loss += loss.detach()
+            loss, plain_loss, summary, divergence = model(x, y)
+        train_loss += plain_loss
         if divergence is not None:
             divergence_sum = divergence if divergence_sum is None else divergence_sum + divergence
         (loss / run.grad_accum_steps).backward()

@@ -186,9 +186,9 @@ def test_forward_runs_under_cpu_bf16_autocast(tiny_args):
     model = T.build_model(args, CPU, T.build_objective(args, byte_luts(args))).train()
     x = torch.randint(0, args.vocab_size, (2, 64))
     with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
-        loss, summary, divergence = model(x, x)
+        loss, plain, summary, divergence = model(x, x)
     loss.backward()
-    assert torch.isfinite(loss) and summary.shape == (4,) and divergence.shape == (args.num_layers,)
+    assert torch.isfinite(loss) and torch.isfinite(plain) and summary.shape == (4,) and divergence.shape == (args.num_layers,)
 
 
 @pytest.mark.parametrize(
@@ -217,3 +217,14 @@ def test_muon_momentum_ramps_linearly_and_can_be_disabled(tiny_args):
     assert [round(T.muon_momentum_at(s, args), 6) for s in (0, 250, 500, 900)] == [0.85, 0.9, 0.95, 0.95]
     off = tiny_args(MUON_MOMENTUM_WARMUP_STEPS="0")
     assert T.muon_momentum_at(0, off) == 0.95
+
+
+def test_logged_train_loss_is_the_plain_cross_entropy(tiny_args):
+    args = tiny_args(BPB_WEIGHTED_LOSS="1", PRECISION_GAIN="0.5")
+    model = T.build_model(args, CPU, T.build_objective(args, byte_luts(args)))
+    x = torch.randint(0, args.vocab_size, (2, 64))
+    y = torch.randint(0, args.vocab_size, (2, 64))
+    loss, plain, _, _ = model.train()(x, y)
+    expected = model.eval()(x, y)
+    assert plain.item() == pytest.approx(expected.item(), rel=1e-6)
+    assert loss.item() != pytest.approx(plain.item(), rel=1e-3)
