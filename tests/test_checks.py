@@ -1,0 +1,366 @@
+"""golf.checks on the record fixtures: one row per (rule id, fixture, options) and the status it must give.
+
+The fixtures under tests/fixtures/records are complete record folders in the real log dialects
+(see make_fixtures.py there); each differs from BaselinePass in the one way its name says.
+The status compared is the worst one the rule reports (FAIL > WARN > PASS > INFO).
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from golf.checks import CHECKS, POLICIES, RecordResult, Sota, check_record, describe_checks, infer_track, load_sota
+from golf.findings import FAIL, INFO, PASS, WARN, InputError
+from golf.record import load_record
+
+RECORDS = Path(__file__).resolve().parent / "fixtures" / "records"
+SOTA_DIR = "SotaPrevious"
+
+
+def fixture(name: str) -> Path:
+    """A fixture folder by its short name (the part after the date)."""
+    matches = sorted(RECORDS.glob(f"track_*/*_{name}"))
+    assert len(matches) == 1, f"fixture {name!r} not found under {RECORDS}"
+    return matches[0]
+
+
+def result_of(name: str, **options) -> RecordResult:
+    if options.get("sota") == SOTA_DIR:
+        options["sota"] = str(fixture(SOTA_DIR))
+    return check_record(fixture(name), **options)
+
+
+def findings(result: RecordResult, rule: str):
+    return [finding for finding in result.findings if finding.id == rule]
+
+
+# (rule id, fixture, options, expected worst status)
+CASES = [
+    ("files", "BaselinePass", {}, PASS),
+    ("files", "FilesNoScript", {}, FAIL),
+    ("files", "FilesNoLogs", {}, FAIL),
+    ("files", "FilesOtherScriptName", {}, WARN),
+    ("files", "FilesNoRequirements", {}, WARN),
+    ("submission_json", "BaselinePass", {}, PASS),
+    ("submission_json", "EvalOnlyRerun", {}, PASS),
+    ("submission_json", "JsonInvalid", {}, FAIL),
+    ("submission_json", "JsonMeanMismatch", {}, FAIL),
+    ("submission_json", "JsonClaimsEarlierLine", {}, FAIL),
+    ("submission_json", "JsonMissingKeys", {}, WARN),
+    ("code", "BaselinePass", {}, PASS),
+    ("code", "CodeWrappedLzma", {}, PASS),
+    ("code", "BoobyTrapWrapped", {}, PASS),
+    ("code", "CodeSyntaxError", {}, FAIL),
+    ("code", "CodeLogFromOtherScript", {}, FAIL),
+    ("code", "CodeLogCommentsOnly", {}, WARN),
+    ("code", "CodeDecompressionBomb", {}, FAIL),
+    ("code", "CodeBz2Bomb", {}, FAIL),
+    ("code", "FilesNoScript", {}, INFO),
+    ("artifact_size", "BaselinePass", {}, PASS),
+    ("artifact_size", "ModernScoreFirstTTT", {}, PASS),
+    ("artifact_size", "ArtifactOverCap", {}, FAIL),
+    ("artifact_size", "ArtifactCompressedCode", {}, WARN),
+    ("artifact_size", "ArtifactExecSidecar", {}, WARN),
+    ("train_time", "BaselinePass", {}, PASS),
+    ("train_time", "ModernScoreFirstTTT", {}, PASS),
+    ("train_time", "TrainTimeOver", {}, FAIL),
+    ("train_time", "TrainTimeOneStepOver", {}, WARN),
+    ("train_time", "TrainTimeCalibration", {}, WARN),
+    ("train_time", "NonRecordLongRun", {}, INFO),
+    ("eval_time", "BaselinePass", {}, PASS),
+    ("eval_time", "EvalTimeOver", {}, FAIL),
+    ("eval_time", "EvalTimeMissing", {}, WARN),
+    ("eval_time", "ModernScoreFirstTTT", {}, WARN),
+    ("eval_time", "NonRecordLongRun", {}, INFO),
+    ("seeds", "BaselinePass", {}, PASS),
+    ("seeds", "EvalOnlyRerun", {}, PASS),
+    ("seeds", "SeedsIncomplete", {}, FAIL),
+    ("seeds", "SeedsTooFew", {}, FAIL),
+    ("seeds", "FilesNoLogs", {}, FAIL),
+    ("seeds", "SeedsRepeated", {}, WARN),
+    ("seeds", "NonRecordLongRun", {}, INFO),
+    ("final_line", "BaselinePass", {}, INFO),
+    ("significance", "BaselinePass", {"sota": SOTA_DIR}, PASS),
+    ("significance", "BaselinePass", {"sota": 1.2400}, PASS),
+    ("significance", "BaselinePass", {}, WARN),
+    ("significance", "BaselinePass", {"sota": 1.2250}, WARN),
+    ("significance", "SeedsTooFew", {"sota": 1.2400}, WARN),
+    ("significance", "BaselinePass", {"sota": 1.2200}, FAIL),
+    ("significance", "NonRecordLongRun", {}, INFO),
+    ("bpb_bytes", "BaselinePass", {}, PASS),
+    ("bpb_bytes", "EvalOnlyRerun", {}, PASS),
+    ("bpb_bytes", "BpbBytesInflated", {}, FAIL),
+    ("bpb_bytes", "BpbBytesNoTokens", {}, INFO),
+    ("hardware", "BaselinePass", {}, PASS),
+    ("hardware", "HardwarePCIe", {}, WARN),
+    ("hardware", "ModernScoreFirstTTT", {}, INFO),
+    ("track", "BaselinePass", {}, INFO),
+]
+
+
+@pytest.mark.parametrize("rule, name, options, expected", CASES,
+                         ids=[f"{rule}-{name}-{'-'.join(map(str, options.values())) or 'default'}" for rule, name, options, _ in CASES])
+def test_rule_status(rule, name, options, expected):
+    result = result_of(name, **options)
+    assert result.statuses().get(rule) == expected, [f"{f.status} {f.message}" for f in findings(result, rule)]
+
+
+def test_every_rule_has_a_passing_and_a_failing_fixture():
+    outcomes: dict[str, set[str]] = {}
+    for rule, _, _, expected in CASES:
+        outcomes.setdefault(rule, set()).add(expected)
+    for check in CHECKS:
+        if check.id in ("track", "final_line", "compliance"):  # report-only; compliance rules are tested below
+            continue
+        assert outcomes.get(check.id, set()) & {PASS, INFO}, f"{check.id} has no passing fixture"
+        assert outcomes.get(check.id, set()) & {FAIL, WARN}, f"{check.id} has no failing or warning fixture"
+
+
+def test_registry_documents_every_rule():
+    ids = [check.id for check in CHECKS]
+    assert len(ids) == len(set(ids))
+    for check in CHECKS:
+        assert check.summary, f"{check.id} has no docstring"
+    listed = [check_id for check_id, _ in describe_checks()]
+    assert [check_id for check_id in listed if check_id in ids] == ids
+    assert set(listed) - set(ids) == COMPLIANCE_IDS
+
+
+def test_clean_record_passes_under_both_policies():
+    own_ids = {check.id for check in CHECKS}
+    for policy in POLICIES:
+        result = result_of("BaselinePass", policy=policy, sota=SOTA_DIR)
+        assert result.verdict == "pass", [f"{f.id} {f.status} {f.message}" for f in result.findings if f.status == FAIL]
+        assert not [f for f in result.findings if f.status == WARN and f.id in own_ids]
+
+
+def test_failures_name_the_seed_and_the_line():
+    [over] = [f for f in findings(result_of("ArtifactOverCap"), "artifact_size") if f.status == FAIL]
+    assert over.message.startswith("seed 42: artifact 16,001,206 B > 16,000,000 B (over by 1,206")
+    assert over.evidence == ("train_seed42.log:203", "train_seed42.log:204")
+    [slow] = [f for f in findings(result_of("TrainTimeOver"), "train_time") if f.status == FAIL]
+    assert slow.message.startswith("seed 2025: train_time 601,500 ms > 600,000 ms + one step")
+    [cut] = [f for f in findings(result_of("SeedsIncomplete"), "seeds") if "without a final metric line" in f.message]
+    assert cut.message.startswith("seed 2025: train_seed2025.log ends at line")
+    [late] = [f for f in findings(result_of("EvalTimeOver"), "eval_time") if f.status == FAIL]
+    assert late.message == "seed 314: eval 612.4 s > 600 s"
+
+
+def test_artifact_pass_reports_margin():
+    [passed] = findings(result_of("BaselinePass"), "artifact_size")
+    assert passed.message == "artifact 15,815,706 B ≤ 16,000,000 B (margin 184,294), largest of 3: seed 42"
+
+
+def test_claim_matching_an_earlier_line_is_named():
+    [claim] = [f for f in findings(result_of("JsonClaimsEarlierLine"), "submission_json") if "seed 42" in f.message]
+    assert "the claim is the final_int6_sliding_window line instead" in claim.message
+    assert claim.evidence == ("submission.json", "train_seed42.log:227", "train_seed42.log:224")
+
+
+def test_decompression_bomb_is_refused_with_a_reason():
+    for name in ("CodeDecompressionBomb", "CodeBz2Bomb"):
+        [bomb] = findings(result_of(name), "code")
+        assert bomb.status == FAIL and "decompression bomb" in bomb.message
+
+
+def test_wrapped_script_is_decoded_for_the_checks():
+    [code] = findings(result_of("CodeWrappedLzma"), "code")
+    assert "decoded lzma then b85" in code.message or "decoded b85" in code.message or "decoded" in code.message
+
+
+def test_runtime_code_files_are_listed_with_sizes():
+    [sidecar] = [f for f in findings(result_of("ArtifactExecSidecar"), "artifact_size") if f.status == WARN]
+    assert "train_gpt_decode.py 231 B" in sidecar.message
+
+
+def test_eval_only_rerun_supplies_the_score():
+    result = result_of("EvalOnlyRerun")
+    assert {seed: row["log"] for seed, row in result.seeds.items()} == {
+        "42": "ttt_rerun/seed_42.log", "1337": "ttt_rerun/seed_1337.log", "2025": "ttt_rerun/seed_2025.log"}
+    assert all(row["train_time_s"] == 599.532 for row in result.seeds.values())
+
+
+def test_significance_reports_both_rules_and_both_conversions():
+    result = result_of("BaselinePass", sota=SOTA_DIR)
+    written, frontier = findings(result, "significance")
+    assert "gap -0.00805 bpb = -0.01359 nats/token (ratio 1.6885) = -0.00558 nats/byte" in written.message
+    assert "written rule (0.005 nats, p < 0.01): t=" in written.message and "Welch p < 0.01" in written.message
+    assert frontier.status == INFO and "frontier rule (one-sided Welch p < 0.25" in frontier.message
+    stats = result.stats
+    assert stats["written_rule"]["passed"] is True and stats["frontier_rule"]["passed"] is True
+    assert stats["sota"]["n"] == 3 and stats["n"] == 3
+
+
+COMPLIANCE_IDS = {"ttt", "pre_eval_ttt", "rescoring", "ngram_target_leak", "slot", "val_in_training",
+                  "val_in_artifact", "network", "train_data_in_eval"}
+
+
+def compliance_failures(result: RecordResult) -> set[str]:
+    return {f.id for f in result.findings if f.status == FAIL and f.id in COMPLIANCE_IDS}
+
+
+def test_compliance_findings_are_merged_for_every_rule():
+    result = result_of("BaselinePass")
+    assert {f.id for f in result.findings} >= COMPLIANCE_IDS
+    assert not compliance_failures(result)
+
+
+def test_score_first_ttt_depends_on_the_policy():
+    assert "ttt" in compliance_failures(result_of("ModernScoreFirstTTT", policy="strict"))
+    result = result_of("ModernScoreFirstTTT", policy="competition")
+    assert not compliance_failures(result), [f.message for f in result.findings if f.status == FAIL]
+
+
+def test_pre_eval_ttt_fails_under_both_policies():
+    for policy in POLICIES:
+        assert "pre_eval_ttt" in compliance_failures(result_of("PreEvalTTT", policy=policy))
+
+
+def test_booby_trap_network_call_is_reported():
+    for name in ("BoobyTrap", "BoobyTrapWrapped"):
+        assert "network" in compliance_failures(result_of(name))
+
+
+def test_non_record_run_passes_without_time_limits():
+    result = result_of("NonRecordLongRun", policy="competition")
+    assert result.track == "non_record_16mb"
+    own_ids = {check.id for check in CHECKS}
+    assert not [f"{f.id} {f.message}" for f in result.findings if f.status in (FAIL, WARN) and f.id in own_ids]
+
+
+def copy_fixture(name: str, destination: Path) -> Path:
+    return Path(shutil.copytree(fixture(name), destination))
+
+
+def edit_json(**changes):
+    def edit(folder: Path) -> None:
+        data = json.loads((folder / "submission.json").read_text())
+        data.update({key: value(data) if callable(value) else value for key, value in changes.items()})
+        (folder / "submission.json").write_text(json.dumps(data))
+    return edit
+
+
+def edit_text(name: str, old: str, new: str):
+    def edit(folder: Path) -> None:
+        for path in folder.glob(name):
+            text = path.read_text()
+            assert old in text, f"{old!r} not in {path}"
+            path.write_text(text.replace(old, new))
+    return edit
+
+
+def write_file(name: str, text: str):
+    return lambda folder: (folder / name).write_text(text)
+
+
+def move_hessians_into_the_timed_loop(folder: Path) -> None:
+    """Log the GPTQ Hessian line before `stopping_early`: the training clock already covers it."""
+    for path in folder.glob("logs/*.txt"):
+        lines = path.read_text().split("\n")
+        hessians = next(line for line in lines if line.startswith("GPTQ:collected"))
+        lines.remove(hessians)
+        stop = next(index for index, line in enumerate(lines) if line.startswith("stopping_early"))
+        path.write_text("\n".join(lines[:stop] + [hessians] + lines[stop:]))
+
+
+# (rule id, fixture, one edit to a copy of it, options, expected worst status)
+EDITED_CASES = [
+    ("submission_json", "BaselinePass", edit_json(seed_results=lambda d: {f"seed_{k}": v for k, v in d["seed_results"].items()}), {}, PASS),
+    ("submission_json", "BaselinePass", edit_json(seed_results=lambda d: {k: v["val_bpb"] for k, v in d["seed_results"].items()}), {}, PASS),
+    ("submission_json", "BaselinePass", edit_json(seed_results=lambda d: {**d["seed_results"], "7": {"val_bpb": 1.2}}), {}, FAIL),
+    ("submission_json", "BaselinePass", edit_json(val_bpb=None, status="retracted"), {}, FAIL),
+    ("code", "CodeLogFromOtherScript", lambda folder: (folder / "eval_ttt.py").write_text(
+        (folder / "train_gpt.py").read_text().replace("lr=3e-4", "lr=6e-4")), {}, PASS),
+    ("code", "BaselinePass", write_file("train_gpt.py", ""), {}, FAIL),
+    ("train_time", "TrainTimeCalibration", edit_text("logs/*.txt", "GPTQ:collecting Hessians from calibration data...",
+                                                     "gptq:generating autoregressive calibration data (64 seqs)"), {}, PASS),
+    ("track", "NonRecordLongRun", write_file("README.md", "# Long run\n\nFour hours on 4xA100.\n"), {}, WARN),
+    ("hardware", "ModernScoreFirstTTT", edit_json(hardware="1xH100 PCIe"), {}, WARN),
+    ("hardware", "ModernScoreFirstTTT", edit_json(hardware="8xH100 80GB SXM"), {}, INFO),
+    ("eval_time", "JsonClaimsEarlierLine", edit_text("train_seed*.log", "eval_time:88123ms", "eval_time:288123ms"), {}, WARN),
+    ("eval_time", "JsonClaimsEarlierLine", edit_text("train_seed*.log", "eval_time:402123ms", "eval_time:612123ms"), {}, FAIL),
+    ("train_time", "TrainTimeCalibration", move_hessians_into_the_timed_loop, {}, PASS),
+    ("code", "BaselinePass", write_file("train_gpt.py", 'table = {"a": 1}\nprint(f"{table["a"]}")\n'), {},
+     WARN if sys.version_info < (3, 12) else PASS),
+    ("files", "FilesOtherScriptName", write_file("train_gpt_v4.py", "print('older')\n"), {}, WARN),
+    ("code", "FilesOtherScriptName", write_file("train_gpt_v4.py", "print('older')\n"), {}, PASS),
+    ("seeds", "BaselinePass", write_file("results.txt", "final_int8_zlib_roundtrip_exact val_loss:2.0 val_bpb:1.2\n"), {}, PASS),
+    ("seeds", "BaselinePass", write_file("README.md", "# Run\n\nBest 3 of 7 seeds.\n"), {}, WARN),
+]
+
+
+@pytest.mark.parametrize("rule, name, edit, options, expected", EDITED_CASES,
+                         ids=[f"{rule}-{name}-{index}" for index, (rule, name, *_rest) in enumerate(EDITED_CASES)])
+def test_rule_status_after_one_edit(tmp_path, rule, name, edit, options, expected):
+    folder = copy_fixture(name, tmp_path / fixture(name).name)
+    edit(folder)
+    result = check_record(folder, **options)
+    assert result.statuses().get(rule) == expected, [f"{f.status} {f.message}" for f in findings(result, rule)]
+
+
+def test_track_from_path_then_json_then_default(tmp_path):
+    assert infer_track(load_record(fixture("BaselinePass")), None) == ("10min_16mb", "from the path")
+    moved = copy_fixture("NonRecordLongRun", tmp_path / "2026-04-13_NonRecordLongRun")
+    assert infer_track(load_record(moved), None) == (
+        "non_record_16mb", "from submission.json track 'non-record-unlimited-compute-16mb'")
+    data = json.loads((moved / "submission.json").read_text())
+    del data["track"]
+    (moved / "submission.json").write_text(json.dumps(data))
+    track, source = infer_track(load_record(moved), None)
+    assert track == "10min_16mb" and source.startswith("by default")
+    assert infer_track(load_record(moved), "non_record_16mb") == ("non_record_16mb", "from --track")
+    assert check_record(moved, track="non-record-16mb").track == "non_record_16mb"  # submission.json spelling
+
+
+def test_sota_from_number_and_from_folder():
+    assert load_sota("1.0810") == Sota("1.081 bpb", 1.081)
+    sota = load_sota(str(fixture(SOTA_DIR)))
+    assert len(sota.val_losses) == 3 and sota.val_bpb == pytest.approx(1.232429, abs=1e-6)
+    with pytest.raises(InputError, match="neither a BPB number nor an existing record folder"):
+        load_sota("not-a-folder")
+
+
+def test_result_is_data_for_other_tools():
+    result = result_of("BaselinePass")
+    assert result.statuses()["artifact_size"] == PASS
+    row = result.seeds["1337"]
+    assert set(row) >= {"val_bpb", "val_loss", "artifact_bytes", "train_time_s", "eval_time_s"}
+    assert row["artifact_bytes"] == 15_803_706 and row["val_bpb"] == 1.22437404
+    assert result.to_json()["verdict"] == "pass"
+
+
+def test_booby_trapped_script_is_never_run(tmp_path):
+    for name in ("BoobyTrap", "BoobyTrapWrapped"):
+        folder = copy_fixture(name, tmp_path / name)
+        result = check_record(folder)
+        assert (folder / "CANARY.txt").exists(), f"{name}: the canary was deleted"
+        assert not (folder / "EXECUTED").exists(), f"{name}: the script ran"
+        assert result.statuses()["code"] == PASS
+    assert not str(getattr(sys.modules.get("json"), "__file__", "")).startswith(str(tmp_path))
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda tmp: tmp / "missing", "no such folder"),
+    (lambda tmp: (tmp / "file.txt").write_text("x") and tmp / "file.txt", "not a folder"),
+])
+def test_unusable_folder_is_an_input_error(tmp_path, make, message):
+    with pytest.raises(InputError, match=message):
+        check_record(make(tmp_path))
+
+
+def test_symlink_loop_is_an_input_error(tmp_path):
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    with pytest.raises(InputError, match="symlink loop"):
+        check_record(tmp_path / "a")
+
+
+def test_bad_options_are_input_errors():
+    with pytest.raises(InputError, match="policy 'lenient'"):
+        check_record(fixture("BaselinePass"), policy="lenient")
+    with pytest.raises(InputError, match="track '1h'"):
+        check_record(fixture("BaselinePass"), track="1h")
