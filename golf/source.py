@@ -82,11 +82,72 @@ def _parse(text: str) -> tuple[ast.Module | None, str | None]:
     try:
         return ast.parse(text.lstrip("\ufeff")), None
     except SyntaxError as error:
-        return None, f"line {error.lineno}: {error.msg}"
+        try:
+            return ast.parse(_requote_nested_fstrings(text.lstrip("\ufeff"))), None
+        except SyntaxError as later_error:  # past the 3.12 f-strings: the script's own mistake
+            return None, f"line {later_error.lineno}: {later_error.msg}"
+        except (ValueError, RecursionError, MemoryError):
+            return None, f"line {error.lineno}: {error.msg}"
     except ValueError as error:  # null bytes
         return None, str(error)
     except (RecursionError, MemoryError):
         return None, "nested too deeply for Python's parser"
+
+
+# --- Python 3.12 f-strings on an older parser ---------------------------------------------------
+# Records run on Python 3.12, whose f-strings may reuse their own quote inside a replacement
+# field (PEP 701): f"{d["k"]}". Older parsers reject that, so before giving up we swap such
+# inner literals to the other quote. Same length, same lines: evidence line numbers still hold.
+
+_STRING_PREFIX = re.compile(r"(?<![A-Za-z0-9_])[rRbBuUfF]{1,2}$")
+
+
+def _requote_nested_fstrings(text: str) -> str:
+    out = list(text)
+    i = 0
+    while i < len(text):
+        if text[i] == "#":
+            newline = text.find("\n", i)
+            i = len(text) if newline < 0 else newline
+        elif text[i] in "'\"":
+            i = _scan_string(text, out, i)
+        else:
+            i += 1
+    return "".join(out)
+
+
+def _scan_string(text: str, out: list[str], start: int) -> int:
+    """Skip the literal opening at `start`, fixing its replacement fields; return the index after it."""
+    match = _STRING_PREFIX.search(text, max(0, start - 2), start)
+    prefix = match.group(0).lower() if match else ""
+    quote = text[start] * 3 if text.startswith(text[start] * 3, start) else text[start]
+    j = start + len(quote)
+    while j < len(text):
+        if text[j] == "\\" and "r" not in prefix:
+            j += 2
+        elif text.startswith(quote, j):
+            return j + len(quote)
+        elif text[j] == "{" and "f" in prefix:
+            j = j + 2 if text.startswith("{{", j) else _scan_field(text, out, j + 1, quote)
+        else:
+            j += 1
+    return len(text)
+
+
+def _scan_field(text: str, out: list[str], j: int, outer_quote: str) -> int:
+    depth = 1
+    while j < len(text) and depth:
+        if text[j] in "'\"":
+            end = _scan_string(text, out, j)
+            body = text[j + 1 : end - 1]
+            other = "'" if text[j] == '"' else '"'
+            if outer_quote == text[j] and other not in body:
+                out[j] = out[end - 1] = other
+            j = end
+            continue
+        depth += {"{": 1, "}": -1}.get(text[j], 0)
+        j += 1
+    return j
 
 
 # --- peeling one layer -------------------------------------------------------------------------

@@ -284,7 +284,7 @@ EDITED_CASES = [
     ("eval_time", "JsonClaimsEarlierLine", edit_text("train_seed*.log", "eval_time:88123ms", "eval_time:288123ms"), {}, WARN),
     ("eval_time", "JsonClaimsEarlierLine", edit_text("train_seed*.log", "eval_time:402123ms", "eval_time:612123ms"), {}, FAIL),
     ("train_time", "TrainTimeCalibration", move_hessians_into_the_timed_loop, {}, PASS),
-    ("code", "BaselinePass", write_file("train_gpt.py", 'table = {"a": 1}\nprint(f"{table["a"]}")\n'), {},
+    ("code", "BaselinePass", write_file("train_gpt.py", 'rows = ["a"]\nprint(f"{\'\\\\n\'.join(rows)}")\n'), {},
      WARN if sys.version_info < (3, 12) else PASS),
     ("files", "FilesOtherScriptName", write_file("train_gpt_v4.py", "print('older')\n"), {}, WARN),
     ("code", "FilesOtherScriptName", write_file("train_gpt_v4.py", "print('older')\n"), {}, PASS),

@@ -182,3 +182,21 @@ def test_runtime_code_files_ignores_paths_outside_the_folder(tmp_path):
     folder.mkdir()
     (folder / "train_gpt.py").write_text('exec(open("../outside.py").read())\n')
     assert runtime_code_files(decode_file(folder / "train_gpt.py"), folder) == []
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        'x = f"{d["k"]}"\n',
+        'print(f"{"-".join(f"{v:.3f}" for v in xs)} done")\n',
+        'log(f"step:{step} {m["loss"]:.4f} {{literal}}")  # "quoted" comment\n',
+        'path = f"{root}\\\\{d["name"]}"\n',
+    ],
+)
+def test_python_312_fstrings_with_reused_quotes_parse(script):
+    decoded = decode_source(script.encode())
+    assert decoded.syntax_error is None and decoded.tree is not None
+
+
+def test_a_real_syntax_error_is_still_reported():
+    assert decode_source(b'x = f"{d["k"]}"\ndef f(:\n').syntax_error == "line 2: invalid syntax"
