@@ -29,6 +29,7 @@ from golf.compliance import RULES as COMPLIANCE_RULES
 from golf.compliance import check_compliance
 from golf.findings import FAIL, INFO, PASS, WARN, Finding, InputError
 from golf.logs import matches_claim, printed_decimals
+from golf.patches import check_provenance
 from golf.record import SCRIPT_NAME, LoadedLog, Record, SeedRow, as_float, load_record
 from golf.source import runtime_code_files
 
@@ -993,13 +994,22 @@ def check_compliance_rules(context: Context) -> list[Finding]:
     return list(check_compliance(script.decoded, logs, context.policy, script.name))
 
 
+def check_provenance_rule(context: Context) -> list[Finding]:
+    """`provenance`: with a PATCHES file, its base plus its patches must rebuild train_gpt.py byte for byte.
+
+    A record made by tools/make_record.py says which patches it stacks; a script edited by hand
+    afterwards no longer matches what the README and PATCHES claim. FAIL on a mismatch or a patch
+    that no longer applies, WARN when an input cannot be found, INFO without a PATCHES file.
+    """
+    return [check_provenance(context.record.root)]
+
+
 CHECKS: tuple[Check, ...] = (
     Check("track", check_track),
     Check("files", check_files),
     Check("submission_json", check_submission_json),
     Check("code", check_code),
-    # "provenance" goes here: when a PATCHES file exists, re-applying the patches to the named
-    # base must reproduce the script byte for byte (added with the patch tooling).
+    Check("provenance", check_provenance_rule),
     Check("artifact_size", check_artifact_size),
     Check("train_time", check_train_time),
     Check("eval_time", check_eval_time),

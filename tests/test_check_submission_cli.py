@@ -35,6 +35,7 @@ INFO  track              track 10min_16mb (from the path); policy strict
 PASS  files              README.md, submission.json, train_gpt.py, 3 logs
 PASS  submission_json    val_bpb 1.22438 in submission.json, logs give 1.224382 (mean of 3 seeds)  (submission.json, train_seed42.log:206, train_seed1337.log:206, +1 more)
 FAIL  code               train_gpt.py does not parse: line 82: expected ':'  (train_gpt.py)
+INFO  provenance         no PATCHES file: train_gpt.py is not declared as base + patches
 PASS  artifact_size      artifact 15,815,705 B ≤ 16,000,000 B (margin 184,295), largest of 3: seed 42  (train_seed42.log:203, train_seed42.log:204)
 PASS  train_time         train time 599,532 ms ≤ 600,000 ms, longest of 3: seed 42  (train_seed42.log:198)
 PASS  eval_time          eval 1.4 s ≤ 600 s, longest of 3: seed 42  (train_seed42.log:205)
@@ -53,7 +54,7 @@ seed     val_bpb    val_loss  artifact B  train s  eval s  log
 1337  1.22437404  2.06729931  15,803,705    599.5     1.4  train_seed1337.log
 2025  1.22368078  2.06612877  15,794,705    599.5     1.4  train_seed2025.log
 
-verdict: FAIL (9 passed, 0 warnings, 1 failed, 6 info)
+verdict: FAIL (9 passed, 0 warnings, 1 failed, 7 info)
 """
 
 
