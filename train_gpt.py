@@ -1094,8 +1094,8 @@ def load_tokenizer(args: Hyperparameters) -> spm.SentencePieceProcessor:
     return sp
 
 
-def export_and_roundtrip(run: Run, base_model: GPT, code: str, log0) -> tuple[int, Tensor | None]:
-    """Write the raw and the quantized+compressed model; return (artifact bytes, its blob)."""
+def export_and_roundtrip(run: Run, base_model: GPT, code: str, log0) -> None:
+    """Write the raw and the quantized+compressed model, then load the artifact back from disk."""
     args = run.args
     code_bytes = len(code.encode("utf-8"))
     label = f"int8+{args.compressor}"
@@ -1111,7 +1111,6 @@ def export_and_roundtrip(run: Run, base_model: GPT, code: str, log0) -> tuple[in
     torch.save(quant_obj, quant_buf)
     quant_raw = quant_buf.getvalue()
     quant_blob = compress(quant_raw, args.compressor)
-    total = 0
     if run.rank == 0:
         with open(args.artifact_path, "wb") as f:
             f.write(quant_blob)
@@ -1131,7 +1130,6 @@ def export_and_roundtrip(run: Run, base_model: GPT, code: str, log0) -> tuple[in
         quant_blob_disk = f.read()
     quant_state = torch.load(io.BytesIO(decompress(quant_blob_disk, args.compressor)), map_location="cpu")
     base_model.load_state_dict(dequantize_state_dict_int8(quant_state), strict=True)
-    return total
 
 
 def check_replicas_identical(run: Run, base_model: GPT, log0) -> None:
