@@ -120,6 +120,18 @@ def _constant_flags(value) -> int:
     return 0
 
 
+_SPLIT_NAMES = {"val": VAL, "valid": VAL, "validation": VAL, "train": TRAIN}
+
+
+def _split_request(node: ast.Call) -> int:
+    """`read_split("val")`, `load(split="train")`: a loader asked for a split by name returns that split."""
+    flags = 0
+    for value in (*node.args, *(keyword.value for keyword in node.keywords)):
+        if isinstance(value, ast.Constant) and isinstance(value.value, str):
+            flags |= _SPLIT_NAMES.get(value.value.lower(), 0)
+    return flags
+
+
 def _path(node: ast.expr) -> str | None:
     if isinstance(node, ast.Name):
         return node.id
@@ -592,6 +604,7 @@ class _Walker:
             result = positional[0] & ~_both(HKEY)
         else:
             result = data
+        result |= _split_request(node)
         if _CALIB.search(last.lower()) and _eff(result | receiver) & VAL:
             result = (result & ~_both(VAL)) | (CAL if result & VAL else 0) | (CAL << SHIFT if result & (VAL << SHIFT) else 0)
         return result

@@ -33,10 +33,23 @@ INLINE_HOOKS = """    hessians, hooks = {}, []
             model.forward_logits(batch)
 """
 
+# The split named by a string argument, the path built inside the loader: nothing says "val_" by name.
+CALIB_BY_PATH = """    calib_pattern = os.path.join(args.data_path, "fineweb_train_000000.bin")
+    calib_tokens = load_data_shard(calib_pattern)"""
+CALIB_BY_SPLIT = """    calib_tokens = read_split(args.data_path, "train")"""
+SPLIT_LOADER = """def read_split(root, split):
+    return torch.cat([load_data_shard(f) for f in sorted(glob.glob(f"{root}/fineweb_{split}_*.bin"))])
+
+
+def collect_hessians("""
+
 # Variants that differ from a fixture file in a few lines, so each hard case differs in exactly
 # the code under test: name -> (base fixture, [(old, new), ...]).
 DERIVED = {
     "gptq_val_calib": ("gptq_train_calib.py", [("fineweb_train_000000", "fineweb_val_000000")]),
+    "gptq_split_by_name_train": ("gptq_train_calib.py", [(CALIB_BY_PATH, CALIB_BY_SPLIT), ("def collect_hessians(", SPLIT_LOADER)]),
+    "gptq_split_by_name_val": ("gptq_train_calib.py", [(CALIB_BY_PATH, CALIB_BY_SPLIT.replace('"train"', '"val"')),
+                                                       ("def collect_hessians(", SPLIT_LOADER)]),
     "gptq_inline_hooks_train": ("gptq_train_calib.py", [("    hessians = collect_hessians(model, calib_batches)\n", INLINE_HOOKS)]),
     "gptq_inline_hooks_val": ("gptq_train_calib.py", [("    hessians = collect_hessians(model, calib_batches)\n", INLINE_HOOKS),
                                                       ("fineweb_train_000000", "fineweb_val_000000")]),
@@ -131,6 +144,8 @@ CASES = [
     ("val_in_training", "legal_baseline", "strict", (), PASS),
     ("val_in_training", "gptq_train_calib", "strict", (), PASS),
     ("val_in_training", "gptq_val_calib", "strict", (), FAIL),
+    ("val_in_training", "gptq_split_by_name_train", "strict", (), PASS),
+    ("val_in_training", "gptq_split_by_name_val", "strict", (), FAIL),
     ("val_in_training", "val_loader_training", "strict", (), FAIL),
     ("val_in_training", "gptq_inline_hooks_train", "strict", (), PASS),
     ("val_in_training", "gptq_inline_hooks_val", "strict", (), FAIL),
