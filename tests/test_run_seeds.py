@@ -72,8 +72,11 @@ def test_a_failed_seed_leaves_only_a_partial_log(record, smoke_data_env):
 def test_ctrl_c_stops_cleanly_and_keeps_no_complete_log(record, smoke_data_env):
     command = [sys.executable, str(TOOL), str(record), "--seeds", "3", "--nproc", "1",
                *env_args(smoke_data_env, ITERATIONS="100000", VAL_LOSS_EVERY="0")]
+    # As from a terminal: a job started in the background by a non-interactive shell (as CI may
+    # start this suite) inherits SIGINT ignored, and Python then never raises KeyboardInterrupt.
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "OMP_NUM_THREADS": "1"})
+                               env={**os.environ, "OMP_NUM_THREADS": "1"},
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     for line in process.stdout:
         if "step 2/100000" in line:
             break
