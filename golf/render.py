@@ -70,16 +70,17 @@ def _seed_table_text(seeds: dict) -> list[str]:
 
 def render_json(result) -> str:
     """One compact JSON object (a JSON Lines row); nan and inf become null."""
-    return json.dumps(_json_safe(result.to_json()), separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return json.dumps(json_safe(result.to_json()), separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
-def _json_safe(value):
+def json_safe(value):
+    """NaN and infinities (undefined statistics) become null: JSON has no NaN."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {str(key): _json_safe(item) for key, item in value.items()}
+        return {str(key): json_safe(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_json_safe(item) for item in value]
+        return [json_safe(item) for item in value]
     return value
 
 

@@ -30,6 +30,7 @@ from golf.checks import CHECKS, TRACKS
 from golf.findings import FAIL, INFO, PASS, WARN, InputError
 from golf.patches import REPO_ROOT, SCRIPT_NAME, materialise, read_patch, sha256_bytes, write_provenance
 from golf.record import Record
+from golf.render import json_safe
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 RESULTS_START = "<!-- results:start (tools/make_submission.py fills this) -->"
@@ -283,18 +284,9 @@ def checked(result) -> dict:
     rules = [status for check_id, status in statuses.items() if check_id not in registry]
     flags["evaluation_rules"] = _flag(max(rules, key=STATUS_ORDER.__getitem__)) if rules else None
     flags.update(policy=result.policy, checker_verdict=result.verdict, checks=statuses)
-    significance = _json_safe({key: value for key, value in result.stats.items() if key != "seeds"}) or None
+    significance = json_safe({key: value for key, value in result.stats.items() if key != "seeds"}) or None
     return {"status": "ready" if result.verdict == "pass" else "check_failed", "compliance": flags,
             "significance": significance}
-
-
-def _json_safe(value):
-    """NaN and infinities (undefined statistics) become null: JSON has no NaN."""
-    if isinstance(value, dict):
-        return {key: _json_safe(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_json_safe(item) for item in value]
-    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 def _flag(status: str | None) -> bool | None:

@@ -59,7 +59,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def run_env(args: argparse.Namespace) -> dict[str, str]:
+def ablation_env(args: argparse.Namespace) -> dict[str, str]:
     env = dict(ablation.CONFIGS[args.config])
     if args.steps is not None:
         env.update(ITERATIONS=str(args.steps), WARMDOWN_ITERS=str(args.steps // 3))
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
                                           if args.variant else list(ablation.DEFAULT_VARIANTS))
         if not (args.data / "tokenizer.model").is_file():
             build_smoke_data(args.data, ("--corpus", "stdlib"))
-        env = run_env(args)
+        env = ablation_env(args)
         stats = ablation.data_stats(args.data, env)
         ablation.check_manifest(args.out, env, variants)
         trainer = freeze_trainer(args.out)
