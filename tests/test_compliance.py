@@ -328,8 +328,9 @@ def test_booby_trapped_script_is_only_read(tmp_path, monkeypatch, packed):
 def test_registry_lists_every_rule_once_with_its_documentation():
     assert [rule.id for rule in RULES] == RULE_IDS
     for rule in RULES:
-        assert rule.doc == inspect.getdoc(rule.func)
+        assert rule.id == rule.module.ID and rule.doc == inspect.getdoc(rule.module)
         assert len(rule.doc.splitlines()) >= 3 and "RULES" in rule.doc
+        assert set(rule.module.SEVERITY) == set(POLICIES) and rule.module.CITES.startswith("RULES.md §")
 
 
 def test_unknown_policy_is_an_input_error():

@@ -1,0 +1,80 @@
+"""Rescoring: validation tokens scored again after the model or a cache learned from them.
+
+Catches a second scoring pass after score-first TTT (reporting "s_1", RULES E4, PR #991), a
+two-pass n-gram cache that scores, fills the cache and rescores (E5, PRs #846/#870), and a
+value fitted by a scoring pass (a temperature) fed into a later scoring pass. C4 allows one
+left-to-right pass with each token scored once.
+"""
+from __future__ import annotations
+
+import ast
+import re
+
+from golf.analysis import (Analysis, Event, Function, Hit, NGRAM_MARKERS, TTT_MARKERS, Unanalysable, VAL,
+                          common_loops, is_score, name_flags, verdict)
+from golf.findings import FAIL, Finding
+
+ID = "rescoring"
+SEVERITY = {
+    "competition": {"FAIL": "validation tokens scored again after the model or a cache learned them", "WARN": "never"},
+    "strict": {"FAIL": "validation tokens scored again after the model or a cache learned them", "WARN": "never"},
+}
+CITES = "RULES.md §4 E4, E5"
+
+
+def check(context) -> list[Finding]:
+    a = context.analysis
+    if isinstance(a, Unanalysable):
+        return [a.finding(ID)]
+    hits = []
+    for function in a.program.functions:
+        scores = a.scores_in(function)
+        for change in _changes(a, function):
+            later = [s for s in scores if s.line > change.line and not common_loops(s, change) and s is not change
+                     and _shares_state(change, s)]
+            if later:
+                hits.append(Hit(FAIL, f"{_describe_change(change)}, then scored again at line {later[0].line} "
+                                      f"in {function.name}()", (change, later[0])))
+        for fit in [s for s in scores if s.kind == "CALL" and s.targets]:
+            fitted = {t for t in fit.targets if not is_score(t) and not name_flags(t) & VAL}
+            for later in [s for s in scores if s.line > fit.line and s.kind == "CALL" and s.names & fitted]:
+                hits.append(Hit(FAIL, f"{', '.join(sorted(fitted & later.names))} is fitted by scoring validation "
+                                      f"tokens ({fit.what}) and then used to score them again", (fit, later)))
+    return [verdict(a, ID, hits, "each validation token is scored once", f"{TTT_MARKERS}|{NGRAM_MARKERS}")]
+
+
+def _changes(a: Analysis, function: Function) -> list[Event]:
+    """Events after which the model or a cache knows tokens that were already scored."""
+    changes = []
+    scores = a.scores_in(function)
+    for event in function.events:
+        if a.is_ttt(event) and any(common_loops(s, event) and s.line < event.line for s in scores):
+            changes.append(event)
+        elif event.kind == "UPD" and event.flags & VAL and any(common_loops(s, event) for s in scores):
+            changes.append(event)
+        elif event.kind == "CALL" and any(id(c) in a.has_train and id(c) in a.has_score for c in event.callees):
+            changes.append(event)
+    return changes
+
+
+def _shares_state(change: Event, score: Event) -> bool:
+    if change.kind == "UPD":
+        scope = score.loops[0] if score.loops else None
+        read = set(score.names) | ({n.id for n in ast.walk(scope) if isinstance(n, ast.Name)}
+                                   | {n.attr for n in ast.walk(scope) if isinstance(n, ast.Attribute)} if scope else set())
+        return change.what in read
+    if change.kind == "CALL" and score.kind == "CALL":
+        ignore = re.compile(r"^(args|h|hp|hparams|cfg|config|device|rank|world_size|local_rank|log\w*|sp|tokenizer|"
+                            r"grad_accum_steps|\w*lut\w*|\w*bytes\w*|is_boundary\w*|\w*leading_space\w*|stride|"
+                            r"\w*seq_len|\w*batch\w*|\w*_(tokens|files)|torch|F|np|math)$")
+        shared = {n for n in change.names & score.names if not ignore.match(n) and not name_flags(n) & VAL}
+        return bool(shared)
+    return True
+
+
+def _describe_change(event: Event) -> str:
+    if event.kind == "UPD":
+        return f"cache {event.what} is filled from scored validation tokens (E5)"
+    if event.kind == "CALL":
+        return f"{event.what}() scores and trains on validation tokens (E4)"
+    return "the model trains on validation chunks after scoring them (E4)"
