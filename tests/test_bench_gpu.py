@@ -232,3 +232,14 @@ def test_main_runs_the_three_in_order_and_writes_bench_json(tmp_path, monkeypatc
     progress = captured.err.splitlines()
     assert progress[0] == f"bench_gpu: (a) baseline: starting in {out / 'baseline'}"
     assert progress[-1].startswith("bench_gpu: (c) ours, switches on: exited 0 after ")
+
+
+def test_an_unwritable_out_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys):
+    tool = load_tool()
+    monkeypatch.setattr(tool, "check_cuda", lambda nproc: None)
+    monkeypatch.setattr(tool, "build_data", lambda: None)
+    (tmp_path / "a_file").write_text("")
+    out = tmp_path / "a_file" / "bench"
+    assert tool.main(["--baseline", str(TRAINER), "--out", str(out)]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"bench_gpu: cannot write {out / 'baseline'}: Not a directory; pass another --out")

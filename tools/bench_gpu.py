@@ -55,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as error:
         print(f"bench_gpu: {error}", file=sys.stderr)
         return 2
+    except OSError as error:
+        print(f"bench_gpu: cannot write {error.filename or args.out}: {error.strerror}; pass another --out", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("bench_gpu: interrupted", file=sys.stderr)
         return 130
