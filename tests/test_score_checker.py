@@ -172,3 +172,13 @@ def test_the_real_checker_fails_a_folder_without_logs(tmp_path):
     [row] = score_corpus(write_corpus(tmp_path, [case]), "competition")
     assert row.agrees, row.reasons
     assert "files" in row.run.failing
+
+
+def test_bench_check_times_each_corpus_folder_and_list_checks(tmp_path):
+    bench = [sys.executable, str(REPO / "tools" / "bench_check.py")]
+    timed = subprocess.run([*bench, "--corpus", str(CORPUS), "--runs", "1"], capture_output=True, text=True, cwd=REPO)
+    assert timed.returncode == 0, timed.stderr
+    assert "one process per folder" in timed.stdout and "(3 folders): median" in timed.stdout
+    assert "--list-checks: median" in timed.stdout and timed.stdout.rstrip().endswith("over 1 run")
+    missing = subprocess.run([*bench, "--corpus", str(tmp_path / "nowhere")], capture_output=True, text=True, cwd=REPO)
+    assert missing.returncode == 2 and missing.stderr.startswith("error: ") and missing.stderr.count("\n") == 1

@@ -1,7 +1,8 @@
-"""Time the submission check on a large, realistic record folder: a figure to report, not a test.
+"""Time the submission check on a large, realistic record folder, or on a corpus of real ones: figures, not tests.
 
     python tools/bench_check.py                     # ~150 KB script shipped lzma+base85, 3 x ~100 KB logs
     python tools/bench_check.py --source-kb 600     # a decoded script big enough that the stub itself is ~150 KB
+    python tools/bench_check.py --corpus ../shared/corpus   # every folder of a labelled corpus, one process each
 
 Builds, in a temporary folder that is removed afterwards: `train_gpt.py` as a self-extracting
 `exec(lzma.decompress(b85decode(...)))` stub whose decoded source is about --source-kb KB of
@@ -11,7 +12,12 @@ README.md and submission.json. Then runs golf.checks.check_record on it --runs t
 after one warm-up run, and prints the median wall and CPU time and the fastest wall time (CPU
 time is the figure to compare on a busy machine).
 
-Exit codes: 0 measured, 2 bad arguments.
+With --corpus DIR (a folder with labels.json, see golf/scoring.py) it instead runs
+tools/check_submission.py once per listed folder in its own process, as a user runs it, and prints
+the median and max wall time per folder (interpreter start and imports included) with the slowest
+folders, then times `check_submission.py --list-checks` --runs times.
+
+Exit codes: 0 measured, 2 bad arguments or an unreadable corpus.
 """
 from __future__ import annotations
 
@@ -22,6 +28,7 @@ import lzma
 import math
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -30,6 +37,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from golf.checks import check_record  # noqa: E402
+from golf.findings import InputError  # noqa: E402
+from golf.scoring import CHECKER, load_cases, run_checker  # noqa: E402
 
 SEEDS = (42, 314, 999)
 VAL_TOKENS = 62_021_632
@@ -59,6 +68,7 @@ from torch import nn
 seed = int(os.environ.get("SEED", 1337))
 '''
 
+SLOWEST_SHOWN = 5
 WORDS = ("mix", "gate", "proj", "norm", "scale", "route", "blend", "shift", "mask", "pool", "tilt", "fuse")
 
 
@@ -129,14 +139,27 @@ def build_record(folder: Path, source_kb: int, log_kb: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Time check_record on a large synthetic record folder.")
-    parser.add_argument("--runs", type=int, default=20, help="timed runs after one warm-up run (default 20)")
+    parser = argparse.ArgumentParser(description="Time the submission check on a synthetic record or a corpus.")
+    parser.add_argument("--runs", type=int, default=20,
+                        help="timed runs after one warm-up run (default 20); with --corpus, runs of --list-checks")
     parser.add_argument("--source-kb", type=int, default=150, help="decoded script size in KB (default 150)")
     parser.add_argument("--log-kb", type=int, default=100, help="size of each of the three logs in KB (default 100)")
     parser.add_argument("--policy", default="strict", choices=("strict", "competition"), help="policy to check under")
+    parser.add_argument("--corpus", type=Path, metavar="DIR",
+                        help="time tools/check_submission.py once per folder of this labelled corpus instead")
     args = parser.parse_args(argv)
     if args.runs < 1 or args.source_kb < 1 or args.log_kb < 1:
         parser.error("--runs, --source-kb and --log-kb must be positive")
+    if args.corpus is None:
+        return bench_synthetic(args)
+    try:
+        return bench_corpus(args.corpus, args.policy, args.runs)
+    except InputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def bench_synthetic(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory() as temporary:
         folder = Path(temporary) / "2026-04-01_Benchmark"
         folder.mkdir()
@@ -155,6 +178,32 @@ def main(argv: list[str] | None = None) -> int:
     print(f"check_record: median {statistics.median(times) * 1000:.0f} ms wall ({statistics.median(cpu_times) * 1000:.0f} ms CPU), "
           f"fastest {min(times) * 1000:.0f} ms wall, over {args.runs} runs")
     return 0
+
+
+def bench_corpus(corpus: Path, policy: str, runs: int) -> int:
+    """Wall time of one checker process per corpus folder, then of `--list-checks`."""
+    cases = load_cases(corpus)
+    timed = []
+    for number, case in enumerate(cases, start=1):
+        run = run_checker(case.folder, policy)
+        timed.append((run.seconds, case.name, run.error))
+        print(f"[{number}/{len(cases)}] {run.seconds:6.2f} s  {case.name}", file=sys.stderr, flush=True)
+    seconds = [entry[0] for entry in timed]
+    errors = sum(error is not None for _, _, error in timed)
+    print(f"check_submission.py --policy {policy} --json, one process per folder of {corpus} ({len(cases)} folders): "
+          f"median {statistics.median(seconds):.2f} s, max {max(seconds):.2f} s wall; {errors} crashed or timed out")
+    for spent, name, error in sorted(timed, reverse=True)[:SLOWEST_SHOWN]:
+        print(f"  {spent:6.2f} s  {name}{'  (' + error + ')' if error else ''}")
+    listing = [time_list_checks() for _ in range(runs)]
+    print(f"check_submission.py --list-checks: median {statistics.median(listing):.2f} s, "
+          f"max {max(listing):.2f} s wall over {runs} run{'s' * (runs != 1)}")
+    return 0
+
+
+def time_list_checks() -> float:
+    start = time.perf_counter()
+    subprocess.run([sys.executable, str(CHECKER), "--list-checks"], capture_output=True, check=False)
+    return time.perf_counter() - start
 
 
 if __name__ == "__main__":
