@@ -6,10 +6,14 @@ Run:   torchrun --standalone --nproc_per_node=8 train_gpt.py      (8xH100: NCCL,
        torchrun --standalone --nproc_per_node=1 train_gpt.py      (CPU: gloo, fp32, eager)
 Knobs: environment variables with the challenge baseline's names and defaults; the switches are
        BPB_WEIGHTED_LOSS, MUON_MOMENTUM_WARMUP_*, PRECISION_GAIN*, LAYER_GAIN* (all off = baseline).
+       Their defaults are their sources': BPB_WEIGHTED_LOSS=1 weights by challenge PR #1519's table
+       (base bytes, clamp 1), PRECISION_GAIN_CLAMP=0.1,5.0, LAYER_GAIN_CLAMP=0.1,3.0 and an empty
+       LAYER_GAIN_EXCLUDE (every layer in the mean) are the precision-weighted-training paper's
+       (T. Corbin, 2026, Phase-3 config), which ran token gain at 1.0 and layer gain at 0.5.
 Score: the int8+zlib round-tripped model's val_bpb on the fixed FineWeb validation split; the
        artifact is this file's UTF-8 bytes plus the compressed model, at most 16,000,000 bytes.
 Budget: at most 1500 lines; imports only torch, numpy, sentencepiece, the standard library and,
-       when present, zstandard and flash-attn.
+       when asked for, zstandard (COMPRESSOR=zstd) and flash-attn (FLASH_ATTN=1).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import uuid
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import Iterator, NamedTuple
 
 import numpy as np
 import sentencepiece as spm
@@ -38,12 +42,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-flash_attn_func = None
-if torch.cuda.is_available():
-    try:
-        from flash_attn import flash_attn_func
-    except ImportError:
-        pass
+flash_attn_func = None  # set by load_flash_attn() when FLASH_ATTN=1
 
 # -----------------------------------------------------------------------------
 # HYPERPARAMETERS
@@ -88,6 +87,13 @@ def env_flag(name: str, default: bool) -> bool:
     if raw not in ("0", "1"):
         raise ConfigError(f"{name}={raw!r} must be 0 or 1")
     return raw == "1"
+
+
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = os.environ.get(name, default)
+    if raw not in choices:
+        raise ConfigError(f"{name}={raw!r} must be one of {', '.join(choices)}")
+    return raw
 
 
 def env_range(name: str, default: str) -> tuple[float, float]:
@@ -161,16 +167,18 @@ class Hyperparameters:
         self.adam_eps = env_float("ADAM_EPS", 1e-8, low=0.0)
         self.grad_clip_norm = env_float("GRAD_CLIP_NORM", 0.0, low=0.0)
 
-        # Switches: byte-weighted loss (idea from challenge PR #1519) and precision gain.
-        self.bpb_weighted_loss = env_flag("BPB_WEIGHTED_LOSS", False)
+        # Switches: byte-weighted loss (challenge PR #1519) and precision gain (Corbin 2026).
+        self.bpb_weighted_loss = env_choice("BPB_WEIGHTED_LOSS", "0", BYTE_WEIGHT_TABLES)
         self.precision_gain = env_float("PRECISION_GAIN", 0.0, low=0.0)
         self.precision_gain_clamp = env_range("PRECISION_GAIN_CLAMP", "0.1,5.0")
         self.layer_gain = env_float("LAYER_GAIN", 0.0, low=0.0)
-        self.layer_gain_exclude = env_int_list("LAYER_GAIN_EXCLUDE", "0")
+        self.layer_gain_exclude = env_int_list("LAYER_GAIN_EXCLUDE", "")
         self.layer_gain_clamp = env_range("LAYER_GAIN_CLAMP", "0.1,3.0")
 
-        # Device and export.
+        # Device, measurement and export.
         self.compile = env_flag("COMPILE", torch.cuda.is_available())
+        self.flash_attn = env_flag("FLASH_ATTN", False)
+        self.val_entropy = env_flag("VAL_ENTROPY", False)
         self.compressor = env_str("COMPRESSOR", "zlib")
         self.artifact_path = env_str("ARTIFACT_PATH", "final_model.int8.ptz")
         self.raw_model_path = env_str("RAW_MODEL_PATH", "final_model.pt")
@@ -179,6 +187,8 @@ class Hyperparameters:
     def validate(self) -> None:
         if self.compressor not in COMPRESSORS:
             raise ConfigError(f"COMPRESSOR={self.compressor!r} must be one of {', '.join(COMPRESSORS)}")
+        if self.flash_attn and not torch.cuda.is_available():
+            raise ConfigError("FLASH_ATTN=1 needs a CUDA device; leave it unset on CPU (PyTorch SDPA)")
         if self.compressor == "zstd" and zstandard is None:
             raise ConfigError("COMPRESSOR=zstd needs the zstandard package: pip install zstandard")
         if self.model_dim % self.num_heads or self.num_heads % self.num_kv_heads:
@@ -290,6 +300,13 @@ def muon_momentum_at(step: int, args: Hyperparameters) -> float:
 # precision gain up-weights tokens whose loss is high relative to the micro-batch's spread.
 
 PRECISION_GAIN_EPS = 1e-6
+# BPB_WEIGHTED_LOSS: "1" is PR #1519's weight, base_bytes_lut[target].clamp(min=1): the piece's bytes
+# without its leading-space byte. "position" (ours) adds that byte where the text has it, as the
+# metric counts it.
+BYTE_WEIGHT_TABLES = ("0", "1", "position")
+SWITCH_SOURCES = ("bpb_weighted_loss:1=challenge_PR1519_table,position=ours "
+                  "precision_gain_clamp,layer_gain_clamp,layer_gain_exclude:Corbin2026_phase3_config "
+                  "muon_momentum_warmup:challenge_baseline")
 
 
 class ByteLuts(NamedTuple):
@@ -303,6 +320,12 @@ def count_target_bytes(luts: ByteLuts, prev_ids: Tensor, tgt_ids: Tensor) -> Ten
     token_bytes = luts.base_bytes[tgt_ids].to(dtype=torch.int16)
     token_bytes += (luts.has_leading_space[tgt_ids] & ~luts.is_boundary_token[prev_ids]).to(dtype=torch.int16)
     return token_bytes
+
+
+def byte_weights(luts: ByteLuts, prev_ids: Tensor, tgt_ids: Tensor, table: str) -> Tensor:
+    """Per-token loss weights of BPB_WEIGHTED_LOSS=table ("1" or "position"), float, at least 1."""
+    counts = count_target_bytes(luts, prev_ids, tgt_ids) if table == "position" else luts.base_bytes[tgt_ids]
+    return counts.float().clamp_min(1.0)
 
 
 def precision_gain(losses: Tensor, weights: Tensor | None, strength: float, clamp: tuple[float, float]) -> Tensor:
@@ -343,9 +366,10 @@ def layer_gain_scales(divergence: Tensor, included: Tensor, strength: float, cla
     return torch.where(included, scales, torch.ones_like(scales))
 
 
-def scale_block_grads(blocks: nn.ModuleList, scales: Tensor) -> None:
-    for i, block in enumerate(blocks):
-        grads = [p.grad for p in block.parameters() if p.grad is not None]
+def scale_block_grads(block_params: list[list[Tensor]], scales: Tensor) -> None:
+    """Multiply block i's gradients by scales[i]; block_params is built once, not walked every step."""
+    for i, params in enumerate(block_params):
+        grads = [p.grad for p in params if p.grad is not None]
         if grads:
             torch._foreach_mul_(grads, scales[i])
 
@@ -393,16 +417,9 @@ def load_validation_tokens(pattern: str, seq_len: int) -> Tensor:
     return tokens[: usable + 1]
 
 
-def eval_val(
-    args: Hyperparameters,
-    model: nn.Module,
-    rank: int,
-    world_size: int,
-    device: torch.device,
-    grad_accum_steps: int,
-    val_tokens: Tensor,
-    luts: ByteLuts,
-) -> tuple[float, float]:
+def val_batches(args: Hyperparameters, rank: int, world_size: int, device: torch.device,
+                grad_accum_steps: int, val_tokens: Tensor) -> Iterator[tuple[Tensor, Tensor]]:
+    """This rank's share of the validation split, in order, as (inputs, targets) of whole sequences."""
     local_batch_tokens = args.val_batch_size // (world_size * grad_accum_steps)
     if local_batch_tokens < args.train_seq_len:
         raise ConfigError(
@@ -413,19 +430,37 @@ def eval_val(
     total_seqs = (val_tokens.numel() - 1) // args.train_seq_len
     seq_start = (total_seqs * rank) // world_size
     seq_end = (total_seqs * (rank + 1)) // world_size
+    for batch_seq_start in range(seq_start, seq_end, local_batch_seqs):
+        batch_seq_end = min(batch_seq_start + local_batch_seqs, seq_end)
+        raw_start = batch_seq_start * args.train_seq_len
+        raw_end = batch_seq_end * args.train_seq_len + 1
+        local = val_tokens[raw_start:raw_end].to(device=device, dtype=torch.int64, non_blocking=True)
+        yield local[:-1].reshape(-1, args.train_seq_len), local[1:].reshape(-1, args.train_seq_len)
+
+
+def all_reduce_sums(*totals: Tensor) -> None:
+    if dist.is_available() and dist.is_initialized():
+        for total in totals:
+            dist.all_reduce(total, op=dist.ReduceOp.SUM)
+
+
+def eval_val(
+    args: Hyperparameters,
+    model: nn.Module,
+    rank: int,
+    world_size: int,
+    device: torch.device,
+    grad_accum_steps: int,
+    val_tokens: Tensor,
+    luts: ByteLuts,
+) -> tuple[float, float]:
     val_loss_sum = torch.zeros((), device=device, dtype=torch.float64)
     val_token_count = torch.zeros((), device=device, dtype=torch.float64)
     val_byte_count = torch.zeros((), device=device, dtype=torch.float64)
 
     model.eval()
     with torch.inference_mode():
-        for batch_seq_start in range(seq_start, seq_end, local_batch_seqs):
-            batch_seq_end = min(batch_seq_start + local_batch_seqs, seq_end)
-            raw_start = batch_seq_start * args.train_seq_len
-            raw_end = batch_seq_end * args.train_seq_len + 1
-            local = val_tokens[raw_start:raw_end].to(device=device, dtype=torch.int64, non_blocking=True)
-            x = local[:-1].reshape(-1, args.train_seq_len)
-            y = local[1:].reshape(-1, args.train_seq_len)
+        for x, y in val_batches(args, rank, world_size, device, grad_accum_steps, val_tokens):
             with autocast(device):
                 batch_loss = model(x, y).detach()
             batch_token_count = float(y.numel())
@@ -433,15 +468,30 @@ def eval_val(
             val_token_count += batch_token_count
             val_byte_count += count_target_bytes(luts, x.reshape(-1), y.reshape(-1)).to(torch.float64).sum()
 
-    if dist.is_available() and dist.is_initialized():
-        for total in (val_loss_sum, val_token_count, val_byte_count):
-            dist.all_reduce(total, op=dist.ReduceOp.SUM)
+    all_reduce_sums(val_loss_sum, val_token_count, val_byte_count)
 
     val_loss = val_loss_sum / val_token_count
     bits_per_token = val_loss.item() / math.log(2.0)
     tokens_per_byte = val_token_count.item() / val_byte_count.item()
     model.train()
     return float(val_loss.item()), float(bits_per_token * tokens_per_byte)
+
+
+def eval_entropy(run: Run, model: GPT, val_tokens: Tensor) -> float:
+    """VAL_ENTROPY=1: mean entropy of the next-token distribution over validation, nats per token
+    (the measure behind the precision-weighted-training paper's token-entropy claim)."""
+    entropy_sum = torch.zeros((), device=run.device, dtype=torch.float64)
+    token_count = torch.zeros((), device=run.device, dtype=torch.float64)
+    model.eval()
+    with torch.inference_mode():
+        for x, y in val_batches(run.args, run.rank, run.world_size, run.device, run.grad_accum_steps, val_tokens):
+            with autocast(run.device):
+                log_probs = F.log_softmax(model.logits(x).float(), dim=-1)  # (B*T, V)
+            entropy_sum -= (log_probs.exp() * log_probs).sum().to(torch.float64)
+            token_count += y.numel()
+    all_reduce_sums(entropy_sum, token_count)
+    model.train()
+    return float((entropy_sum / token_count).item())
 
 
 # -----------------------------------------------------------------------------
@@ -711,8 +761,17 @@ def apply_rotary_emb(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
     return torch.cat((x1 * cos + x2 * sin, x1 * (-sin) + x2 * cos), dim=-1)
 
 
+def load_flash_attn() -> None:
+    """FLASH_ATTN=1: flash-attn's kernel instead of SDPA (older builds do not trace under fullgraph compile)."""
+    global flash_attn_func
+    try:
+        from flash_attn import flash_attn_func
+    except ImportError:
+        raise ConfigError("FLASH_ATTN=1 needs the flash-attn package: pip install flash-attn, or unset FLASH_ATTN") from None
+
+
 def causal_attention(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
-    """(B, H, T, D) in and out; flash-attn on CUDA when installed, PyTorch SDPA otherwise."""
+    """(B, H, T, D) in and out; flash-attn when FLASH_ATTN=1 loaded it, PyTorch SDPA otherwise."""
     if flash_attn_func is not None and q.is_cuda:
         q, k, v = (t.transpose(1, 2).to(torch.bfloat16) for t in (q, k, v))
         return flash_attn_func(q, k, v, causal=True).transpose(1, 2)
@@ -745,7 +804,7 @@ class CausalSelfAttention(nn.Module):
         q = apply_rotary_emb(q, cos, sin)
         k = apply_rotary_emb(k, cos, sin)
         q = q * self.q_gain.to(dtype=q.dtype)[None, :, None, None]
-        y = causal_attention(q, k, v).to(dtype=x.dtype)
+        y = causal_attention(q, k, v)
         y = y.transpose(1, 2).contiguous().reshape(bsz, seqlen, dim)  # (B, T, D)
         return self.proj(y)
 
@@ -788,6 +847,7 @@ class Objective:
     """Which switches shape the training loss; evaluation ignores all of them."""
 
     byte_luts: ByteLuts | None = None
+    byte_table: str = "0"
     precision_gain: float = 0.0
     precision_gain_clamp: tuple[float, float] = (0.1, 5.0)
     measure_divergence: bool = False
@@ -830,8 +890,8 @@ class GPT(nn.Module):
         self.precision_gain = objective.precision_gain
         self.precision_gain_clamp = objective.precision_gain_clamp
         self.measure_divergence = objective.measure_divergence
-        self.bpb_weighted = objective.byte_luts is not None
-        if self.bpb_weighted:
+        self.byte_table = objective.byte_table
+        if self.byte_table != "0":
             # Non-persistent: the byte tables never reach the state dict or the artifact.
             for name, table in objective.byte_luts._asdict().items():
                 self.register_buffer(name, table, persistent=False)
@@ -846,13 +906,30 @@ class GPT(nn.Module):
 
     def byte_weights(self, input_ids: Tensor, target_ids: Tensor) -> Tensor:
         luts = ByteLuts(self.base_bytes, self.has_leading_space, self.is_boundary_token)
-        return count_target_bytes(luts, input_ids.reshape(-1), target_ids.reshape(-1)).float().clamp_min(1.0)
+        return byte_weights(luts, input_ids.reshape(-1), target_ids.reshape(-1), self.byte_table)
 
     def forward(self, input_ids: Tensor, target_ids: Tensor):
         """Eval mode: the mean cross-entropy, as the baseline. Train mode: (loss with the switches
         applied, plain mean cross-entropy for the log, token gain summary or None, per-block
         divergence or None)."""
         divergences = [] if self.training and self.measure_divergence else None
+        logits = self.logits(input_ids, divergences)
+        targets = target_ids.reshape(-1)
+        if not self.training:
+            return F.cross_entropy(logits.float(), targets, reduction="mean")
+        token_losses = F.cross_entropy(logits.float(), targets, reduction="none")  # (B*T,)
+        weights = self.byte_weights(input_ids, target_ids) if self.byte_table != "0" else None
+        gain = None
+        if self.precision_gain > 0:
+            gain = precision_gain(token_losses.detach(), weights, self.precision_gain, self.precision_gain_clamp)
+        loss = weighted_mean_loss(token_losses, weights, gain)
+        plain = loss.detach() if weights is None and gain is None else weighted_mean_loss(token_losses.detach(), None, None)
+        summary = gain_summary(gain) if gain is not None else None
+        divergence = torch.stack(divergences) if divergences is not None else None
+        return loss, plain, summary, divergence
+
+    def logits(self, input_ids: Tensor, divergences: list[Tensor] | None = None) -> Tensor:
+        """Soft-capped next-token logits, (B*T, V); appends each block's divergence when given a list."""
         x = self.tok_emb(input_ids)
         x = F.rms_norm(x, (x.size(-1),))
         x0 = x
@@ -866,21 +943,8 @@ class GPT(nn.Module):
             x = self._run_block(self.num_encoder_layers + i, x, x0, divergences)
 
         x = self.final_norm(x).reshape(-1, x.size(-1))  # (B*T, D)
-        targets = target_ids.reshape(-1)
         logits_proj = F.linear(x, self.tok_emb.weight) if self.tie_embeddings else self.lm_head(x)
-        logits = self.logit_softcap * torch.tanh(logits_proj / self.logit_softcap)
-        if not self.training:
-            return F.cross_entropy(logits.float(), targets, reduction="mean")
-        token_losses = F.cross_entropy(logits.float(), targets, reduction="none")  # (B*T,)
-        weights = self.byte_weights(input_ids, target_ids) if self.bpb_weighted else None
-        gain = None
-        if self.precision_gain > 0:
-            gain = precision_gain(token_losses.detach(), weights, self.precision_gain, self.precision_gain_clamp)
-        loss = weighted_mean_loss(token_losses, weights, gain)
-        plain = loss.detach() if weights is None and gain is None else weighted_mean_loss(token_losses.detach(), None, None)
-        summary = gain_summary(gain) if gain is not None else None
-        divergence = torch.stack(divergences) if divergences is not None else None
-        return loss, plain, summary, divergence
+        return self.logit_softcap * torch.tanh(logits_proj / self.logit_softcap)
 
     def _run_block(self, i: int, x: Tensor, x0: Tensor, divergences: list[Tensor] | None) -> Tensor:
         out = self.blocks[i](x, x0)
@@ -914,7 +978,8 @@ class StepResult:
 
 def build_objective(args: Hyperparameters, luts: ByteLuts) -> Objective:
     return Objective(
-        byte_luts=luts if args.bpb_weighted_loss else None,
+        byte_luts=luts if args.bpb_weighted_loss != "0" else None,
+        byte_table=args.bpb_weighted_loss,
         precision_gain=args.precision_gain,
         precision_gain_clamp=args.precision_gain_clamp,
         measure_divergence=args.layer_gain > 0,
@@ -965,14 +1030,21 @@ def build_optimizers(args: Hyperparameters, model: GPT) -> tuple[list[torch.opti
     return optimizers, optimizer_muon
 
 
-def layer_gain_mask(args: Hyperparameters, device: torch.device) -> Tensor:
+class LayerGain(NamedTuple):
+    """Built once: the layers in the divergence mean, and each block's parameters."""
+
+    included: Tensor
+    block_params: list[list[Tensor]]
+
+
+def build_layer_gain(args: Hyperparameters, model: GPT, device: torch.device) -> LayerGain:
     included = torch.ones(args.num_layers, dtype=torch.bool, device=device)
     included[list(args.layer_gain_exclude)] = False
-    return included
+    return LayerGain(included, [list(block.parameters()) for block in model.blocks])
 
 
 def train_step(run: Run, model: nn.Module, base_model: GPT, optimizers: list, optimizer_muon: Muon,
-               loader: DistributedTokenLoader, step: int, lr_scale: float, included: Tensor) -> StepResult:
+               loader: DistributedTokenLoader, step: int, lr_scale: float, layer_gain: LayerGain) -> StepResult:
     """One optimizer step over grad_accum_steps micro-batches; no host syncs."""
     args = run.args
     for opt in optimizers:
@@ -998,8 +1070,8 @@ def train_step(run: Run, model: nn.Module, base_model: GPT, optimizers: list, op
         if run.distributed:
             dist.all_reduce(divergence_sum, op=dist.ReduceOp.SUM)
         divergence_mean = divergence_sum / (run.grad_accum_steps * run.world_size)
-        scales = layer_gain_scales(divergence_mean, included, args.layer_gain, args.layer_gain_clamp)
-        scale_block_grads(base_model.blocks, scales)
+        scales = layer_gain_scales(divergence_mean, layer_gain.included, args.layer_gain, args.layer_gain_clamp)
+        scale_block_grads(layer_gain.block_params, scales)
 
     for group in optimizer_muon.param_groups:
         group["momentum"] = muon_momentum_at(step, args)
@@ -1067,12 +1139,32 @@ def init_run(args: Hyperparameters) -> Run:
         torch.cuda.set_device(device)
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
+        pin_flash_sdp()
     else:
         device = torch.device("cpu")
     if distributed:
-        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+        if device.type == "cuda":
+            dist.init_process_group(backend="nccl", device_id=device)
+        else:
+            dist.init_process_group(backend="gloo")
         dist.barrier()
     return Run(args, rank, world_size, device, 8 // world_size, distributed)
+
+
+def pin_flash_sdp() -> None:
+    """SDPA runs the flash kernel only, as the baseline pins it (torch may prefer cuDNN on Hopper)."""
+    from torch.backends.cuda import enable_cudnn_sdp, enable_flash_sdp, enable_math_sdp, enable_mem_efficient_sdp
+
+    enable_cudnn_sdp(False)
+    enable_flash_sdp(True)
+    enable_mem_efficient_sdp(False)
+    enable_math_sdp(False)
+
+
+def sdp_backends() -> str:
+    cuda = torch.backends.cuda
+    return (f"sdp_backends:cudnn={cuda.cudnn_sdp_enabled()} flash={cuda.flash_sdp_enabled()} "
+            f"mem_efficient={cuda.mem_efficient_sdp_enabled()} math={cuda.math_sdp_enabled()}")
 
 
 def gpu_listing() -> str:
@@ -1151,6 +1243,8 @@ def main() -> None:
     run = init_run(args)
     rank, world_size, device, grad_accum_steps = run.rank, run.world_size, run.device, run.grad_accum_steps
     master_process = rank == 0
+    if args.flash_attn:
+        load_flash_attn()
     if args.compile:
         zeropower_via_newtonschulz5 = torch.compile(zeropower_via_newtonschulz5)
 
@@ -1198,11 +1292,13 @@ def main() -> None:
     else:
         model = compiled_model
     optimizers, optimizer_muon = build_optimizers(args, base_model)
-    included = layer_gain_mask(args, device)
+    layer_gain = build_layer_gain(args, base_model, device)
 
     log0(f"model_params:{sum(p.numel() for p in base_model.parameters())}")
     log0(f"world_size:{world_size} grad_accum_steps:{grad_accum_steps}")
-    log0(f"device:{device.type} compile:{int(args.compile)} attention:{'flash_attn' if flash_attn_func is not None and device.type == 'cuda' else 'sdpa'}")
+    log0(f"device:{device.type} compile:{int(args.compile)} attention:{'flash_attn' if flash_attn_func is not None else 'sdpa'}")
+    if device.type == "cuda":
+        log0(sdp_backends())
     log0(f"attention_mode:gqa num_heads:{args.num_heads} num_kv_heads:{args.num_kv_heads}")
     token_lr = args.tied_embed_lr if args.tie_embeddings else args.embed_lr
     log0(
@@ -1217,6 +1313,7 @@ def main() -> None:
     )
     log0("hyperparameters " + " ".join(f"{k}:{log_value(v)}" for k, v in vars(args).items() if k not in ("train_files", "val_files")))
     log0("switches " + " ".join(f"{k}:{v}" for k, v in args.switches().items()))
+    log0(f"switch_sources {SWITCH_SOURCES}")
     log0(f"seed:{args.seed}")
 
     train_loader = DistributedTokenLoader(args.train_files, rank, world_size, device)
@@ -1228,7 +1325,7 @@ def main() -> None:
         initial_optimizer_states = [copy.deepcopy(opt.state_dict()) for opt in optimizers]
         model.train()
         for warmup_step in range(args.warmup_steps):
-            train_step(run, model, base_model, optimizers, optimizer_muon, train_loader, 0, 1.0, included)
+            train_step(run, model, base_model, optimizers, optimizer_muon, train_loader, 0, 1.0, layer_gain)
             if args.warmup_steps <= 20 or (warmup_step + 1) % 10 == 0 or warmup_step + 1 == args.warmup_steps:
                 log0(f"warmup_step:{warmup_step + 1}/{args.warmup_steps}")
         base_model.load_state_dict(initial_model_state, strict=True)
@@ -1262,7 +1359,7 @@ def main() -> None:
 
         elapsed_ms = training_time_ms + 1000.0 * (time.perf_counter() - t0)
         result = train_step(run, model, base_model, optimizers, optimizer_muon, train_loader, step,
-                            lr_multiplier(args, step, elapsed_ms), included)
+                            lr_multiplier(args, step, elapsed_ms), layer_gain)
         step += 1
         approx_training_time_ms = training_time_ms + 1000.0 * (time.perf_counter() - t0)
         should_log_train = args.train_log_every > 0 and (
@@ -1300,6 +1397,8 @@ def main() -> None:
     label = f"final_int8_{args.compressor}_roundtrip"
     log0(f"{label} val_loss:{q_val_loss:.4f} val_bpb:{q_val_bpb:.4f} eval_time:{eval_ms:.0f}ms")
     log0(f"{label}_exact val_loss:{q_val_loss:.8f} val_bpb:{q_val_bpb:.8f}")
+    if args.val_entropy:
+        log0(f"{label}_entropy val_entropy:{eval_entropy(run, base_model, val_tokens):.6f}")
     if eval_ms > 1000.0 * args.eval_budget_seconds:
         log0(f"WARNING: eval over budget eval_time:{eval_ms:.0f}ms budget:{1000.0 * args.eval_budget_seconds:.0f}ms")
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import math
 
 import pytest
 import sentencepiece as spm
@@ -37,11 +38,11 @@ def train_losses(args, objective, steps=4):
     optimizers, muon = T.build_optimizers(args, model)
     loader = T.DistributedTokenLoader(args.train_files, 0, 1, CPU)
     run = T.Run(args, 0, 1, CPU, 2, False)
-    included = T.layer_gain_mask(args, CPU)
+    layer_gain = T.build_layer_gain(args, model, CPU)
     model.train()
     losses = []
     for step in range(steps):
-        result = T.train_step(run, model, model, optimizers, muon, loader, step, 1.0, included)
+        result = T.train_step(run, model, model, optimizers, muon, loader, step, 1.0, layer_gain)
         losses.append(result.train_loss)
     return torch.stack(losses), model
 
@@ -53,10 +54,11 @@ def test_bpb_weighting_with_a_table_of_ones_is_the_baseline(tiny_args):
         has_leading_space=torch.zeros(args.vocab_size, dtype=torch.bool),
     )
     baseline, _ = train_losses(args, T.Objective())
-    weighted, _ = train_losses(args, T.Objective(byte_luts=ones))
-    assert torch.equal(baseline, weighted)
-    real, _ = train_losses(args, T.Objective(byte_luts=byte_luts(args)))
-    assert not torch.equal(baseline, real)
+    for table in ("1", "position"):
+        weighted, _ = train_losses(args, T.Objective(byte_luts=ones, byte_table=table))
+        assert torch.equal(baseline, weighted)
+        real, _ = train_losses(args, T.Objective(byte_luts=byte_luts(args), byte_table=table))
+        assert not torch.equal(baseline, real)
 
 
 def test_precision_gain_clamped_to_one_is_the_baseline(tiny_args):
@@ -86,15 +88,38 @@ def test_byte_counts_add_up_to_the_documents_utf8_bytes(tiny_args):
         assert counted == len(text.encode("utf-8"))
 
 
-def test_bpb_weights_are_the_metric_byte_table_clamped_to_one(tiny_args):
-    args = tiny_args(BPB_WEIGHTED_LOSS="1")
-    luts = byte_luts(args)
-    model = T.build_model(args, CPU, T.build_objective(args, luts))
-    x = torch.randint(0, args.vocab_size, (2, 64))
-    y = torch.randint(0, args.vocab_size, (2, 64))
-    expected = T.count_target_bytes(luts, x.reshape(-1), y.reshape(-1)).float().clamp_min(1.0)
+def hand_counted_weights(sp, ids: list[int], with_space: bool) -> list[float]:
+    """Each target's weight from its piece text: UTF-8 bytes without the leading '▁' (PR #1519),
+    plus one for that space when the previous token is not BOS ("position"); at least 1."""
+    weights = []
+    for prev, target in zip(ids, ids[1:]):
+        piece = sp.id_to_piece(target)
+        count = 1 if sp.is_byte(target) else len(piece.removeprefix("\u2581").encode("utf-8"))
+        if with_space and piece.startswith("\u2581") and prev != sp.bos_id():
+            count += 1
+        weights.append(float(max(count, 1)))
+    return weights
+
+
+@pytest.mark.parametrize("table, with_space", [("1", False), ("position", True)])
+def test_bpb_weights_match_hand_counted_bytes_of_a_real_tokenizer(tiny_args, table, with_space):
+    args = tiny_args(BPB_WEIGHTED_LOSS=table)
+    sp = spm.SentencePieceProcessor(model_file=args.tokenizer_path)
+    model = T.build_model(args, CPU, T.build_objective(args, byte_luts(args)))
+    ids = [sp.bos_id(), *sp.encode("The spaces  here, a newline\nand ünïcödé bytes 🙂 count.")]
+    x, y = torch.tensor([ids[:-1]]), torch.tensor([ids[1:]])
+    expected = torch.tensor(hand_counted_weights(sp, ids, with_space))
     assert torch.equal(model.byte_weights(x, y), expected)
     assert expected.max() > 1
+
+
+def test_the_two_byte_tables_differ_only_by_the_space_byte(tiny_args):
+    luts = byte_luts(tiny_args())
+    x = torch.randint(4, 1024, (512,))
+    y = torch.randint(4, 1024, (512,))
+    pr_table, position = (T.byte_weights(luts, x, y, table) for table in ("1", "position"))
+    assert torch.isin(position - pr_table, torch.tensor([0.0, 1.0])).all()
+    assert (position > pr_table).any()
 
 
 def test_bpb_switch_leaves_evaluation_and_artifact_untouched(tiny_args):
@@ -165,7 +190,7 @@ def test_layer_gain_multiplies_each_blocks_gradients(tiny_args):
     model = T.build_model(args, CPU, T.Objective())
     for p in model.parameters():
         p.grad = torch.ones_like(p)
-    T.scale_block_grads(model.blocks, torch.tensor([0.5, 2.0]))
+    T.scale_block_grads(T.build_layer_gain(args, model, CPU).block_params, torch.tensor([0.5, 2.0]))
     assert all(torch.all(p.grad == 0.5) for p in model.blocks[0].parameters())
     assert all(torch.all(p.grad == 2.0) for p in model.blocks[1].parameters())
     assert torch.all(model.tok_emb.weight.grad == 1.0)
@@ -195,7 +220,7 @@ def test_forward_runs_under_cpu_bf16_autocast(tiny_args):
     "variable, value, expected",
     [
         ("PRECISION_GAIN", "-1", "PRECISION_GAIN=-1 must be >= 0"),
-        ("BPB_WEIGHTED_LOSS", "yes", "BPB_WEIGHTED_LOSS='yes' must be 0 or 1"),
+        ("BPB_WEIGHTED_LOSS", "yes", "BPB_WEIGHTED_LOSS='yes' must be one of 0, 1, position"),
         ("LAYER_GAIN_CLAMP", "3", "LAYER_GAIN_CLAMP='3' must be two numbers"),
         ("LAYER_GAIN_EXCLUDE", "7", "LAYER_GAIN_EXCLUDE=[7] must name layers 0..1"),
         ("COMPRESSOR", "brotli", "COMPRESSOR='brotli' must be one of zlib, zstd"),
@@ -205,6 +230,32 @@ def test_forward_runs_under_cpu_bf16_autocast(tiny_args):
 def test_bad_settings_name_the_variable(tiny_args, variable, value, expected):
     with pytest.raises(T.ConfigError, match="^" + expected.replace("[", r"\[").replace("]", r"\]")):
         tiny_args(**{variable: value})
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the error is for machines without CUDA")
+def test_flash_attn_is_opt_in_and_needs_cuda(tiny_args):
+    assert tiny_args().flash_attn is False
+    with pytest.raises(T.ConfigError, match="^FLASH_ATTN=1 needs a CUDA device"):
+        tiny_args(FLASH_ATTN="1")
+
+
+def test_layer_gain_averages_over_every_layer_by_default(tiny_args):
+    args = tiny_args(LAYER_GAIN="0.5")
+    model = T.build_model(args, CPU, T.build_objective(args, byte_luts(args)))
+    assert args.layer_gain_exclude == ()
+    assert T.build_layer_gain(args, model, CPU).included.all()
+
+
+def test_entropy_of_uniform_logits_is_log_vocab_and_training_lowers_it(tiny_args):
+    args = tiny_args()
+    run = T.Run(args, 0, 1, CPU, 8, False)
+    val_tokens = T.load_validation_tokens(args.val_files, args.train_seq_len)
+    model = T.build_model(args, CPU, T.Objective())
+    with torch.no_grad():
+        model.tok_emb.weight.zero_()
+    assert T.eval_entropy(run, model, val_tokens) == pytest.approx(math.log(args.vocab_size), abs=1e-6)
+    _, trained = train_losses(args, T.Objective(), steps=4)
+    assert T.eval_entropy(run, trained, val_tokens) < math.log(args.vocab_size) - 0.01
 
 
 def test_layer_scales_are_one_when_no_block_has_moved_yet():

@@ -27,7 +27,7 @@ VARIANTS = {
     "bpb": {"BPB_WEIGHTED_LOSS": "1"},
     "token_gain": {"PRECISION_GAIN": "0.5"},
     "layer_gain": {"LAYER_GAIN": "0.5"},
-    "all": {"BPB_WEIGHTED_LOSS": "1", "PRECISION_GAIN": "0.5", "LAYER_GAIN": "0.5"},
+    "all": {"BPB_WEIGHTED_LOSS": "1", "PRECISION_GAIN": "1.0", "LAYER_GAIN": "0.5"},
 }
 
 
@@ -57,13 +57,13 @@ class Trainer:
         self.optimizers, self.muon = T.build_optimizers(self.args, self.model)
         self.loader = T.DistributedTokenLoader(self.args.train_files, 0, 1, cpu)
         self.run = T.Run(self.args, 0, 1, cpu, 8, False)
-        self.included = T.layer_gain_mask(self.args, cpu)
+        self.layer_gain = T.build_layer_gain(self.args, self.model, cpu)
         self.step = 0
 
     def timed_step(self) -> float:
         start = time.perf_counter()
         self.T.train_step(self.run, self.model, self.model, self.optimizers, self.muon, self.loader,
-                          self.step, 1.0, self.included)
+                          self.step, 1.0, self.layer_gain)
         self.step += 1
         return 1000.0 * (time.perf_counter() - start)
 
