@@ -489,10 +489,12 @@ class _Parser:
             run.final_step = Located(run.steps[-1].step, run.steps[-1].line)
         rates = [(after.train_time_ms - before.train_time_ms) / (after.step - before.step)
                  for before, after in zip(timed, timed[1:]) if after.step > before.step]
-        if rates:
+        if rates and statistics.median(rates) > 0:
             run.median_step_ms = statistics.median(rates)
         elif timed and timed[-1].step_avg_ms is not None:
             run.median_step_ms = timed[-1].step_avg_ms
+        elif timed and timed[-1].step > 0:  # times printed in minutes: consecutive steps look 0 ms apart
+            run.median_step_ms = timed[-1].train_time_ms / timed[-1].step
 
     def _finish_eval_time(self) -> None:
         """Without `total_eval_time`, sum the eval_time of every non-diagnostic pass (RULES.md §2),

@@ -42,7 +42,7 @@ class RecordFiles:
     files: tuple[str, ...]
     sizes: dict[str, int]               # bytes on disk, per file in `files`
     skipped: tuple[str, ...]            # symlinks, special files, entries past the limits
-    readme: str | None
+    readme: str | None                  # README.md, else the largest other top-level *readme*.md
     submissions: tuple[str, ...]        # submission.json first, then submission_<x>.json
     script: str | None                  # train_gpt.py, else the largest other train*.py
     other_scripts: tuple[str, ...]      # top-level train*.py other than `script`
@@ -193,13 +193,20 @@ def find_record_files(folder: str | os.PathLike) -> RecordFiles:
         files=tuple(found),
         sizes=sizes,
         skipped=tuple(skipped),
-        readme=lower.get("readme.md") or lower.get("readme"),
+        readme=_readme(top, sizes),
         submissions=tuple(submissions),
         script=script,
         other_scripts=tuple(n for n in scripts if n != script),
         requirements=lower.get("requirements.txt"),
         logs=tuple(n for n in found if _is_log(root, n)),
     )
+
+
+def _readme(top: list[str], sizes: dict[str, int]) -> str | None:
+    """README.md (any case), else the largest top-level *readme*.md (a PR with V21_README.md)."""
+    exact = [name for name in top if name.lower() in ("readme.md", "readme")]
+    named = [name for name in top if re.fullmatch(r".*readme.*\.md", name, re.IGNORECASE)]
+    return (exact or sorted(named, key=lambda name: -sizes[name]) or [None])[0]
 
 
 def _checked_folder(folder: str | os.PathLike) -> Path:

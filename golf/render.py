@@ -108,3 +108,21 @@ def render_markdown(result) -> str:
 
 def _escape(text: str) -> str:
     return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def render_rules(registry) -> str:
+    """--list-checks: each rule's id and summary, then what FAILs and WARNs per policy, and the rule cited."""
+    width = max(len(rule.id) for rule in registry) + 2
+    indent = " " * width
+    lines = []
+    for rule in registry:
+        lines.append(f"{rule.id:<{width}}{rule.summary}")
+        policies = list(rule.severity.items())
+        for index, (policy, when) in enumerate(policies):
+            if index and when == policies[0][1]:
+                lines.append(f"{indent}{policy}: as {policies[0][0]}")
+                continue
+            lines.append(f"{indent}{policy}: FAIL {when.get('FAIL', 'never')}")
+            lines.append(f"{indent}{' ' * len(policy)}  WARN {when.get('WARN', 'never')}")
+        lines.append(f"{indent}cites {rule.cites}")
+    return "\n".join(lines) + "\n"

@@ -26,10 +26,8 @@ of improvement).
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass
-
-import numpy as np
-from scipy import stats as scipy_stats
 
 RECORD_MARGIN_NATS = 0.005
 WRITTEN_RULE_ALPHA = 0.01
@@ -68,9 +66,8 @@ class TestResult:
 
 def mean_std(values: list[float]) -> tuple[float, float]:
     """Mean and sample (ddof=1) standard deviation; nan where there are too few values."""
-    array = np.asarray(values, dtype=float)
-    mean = float(array.mean()) if array.size else math.nan
-    std = float(array.std(ddof=1)) if array.size >= 2 else math.nan
+    mean = statistics.fmean(values) if values else math.nan
+    std = statistics.stdev(values) if len(values) >= 2 else math.nan
     return mean, std
 
 
@@ -98,18 +95,19 @@ def welch_vs_previous(new: list[float], previous: list[float], alpha: float) -> 
     Use alpha 0.01 for the written rule, 0.25 for the maintainers' chronological frontier.
     """
     name = "Welch t-test vs previous record"
-    threshold = float(np.mean(previous)) if previous else None
+    threshold = statistics.fmean(previous) if previous else None
     problem = _too_few(new, 2, "new values") or _too_few(previous, 2, "previous values")
     if problem:
         return _undefined(name, new, threshold, problem)
-    new_array, previous_array = np.asarray(new, dtype=float), np.asarray(previous, dtype=float)
-    mean_new = float(new_array.mean())
+    mean_new = statistics.fmean(new)
     detail = f"n={len(new)} vs n={len(previous)}, mean {mean_new:.6f} vs {threshold:.6f}"
-    if new_array.var() == 0 and previous_array.var() == 0:
+    if _zero_spread_values(new) and _zero_spread_values(previous):
         t, p = _zero_spread(mean_new, threshold, "less")
         return TestResult(name, t, math.nan, p, len(new), mean_new, p < alpha, threshold,
                           detail + "; both groups have zero spread")
-    result = scipy_stats.ttest_ind(new_array, previous_array, equal_var=False, alternative="less")
+    from scipy import stats as scipy_stats  # a second to import: only when a test runs
+
+    result = scipy_stats.ttest_ind(new, previous, equal_var=False, alternative="less")
     p = float(result.pvalue)
     return TestResult(name, float(result.statistic), float(result.df), p, len(new), mean_new,
                       p < alpha, threshold, detail)
@@ -162,17 +160,22 @@ def val_bytes_plausible(implied_bytes: float, tolerance: float = VAL_BYTES_TOLER
 
 def _one_sample(name: str, values: list[float], reference: float, alternative: str,
                 alpha: float | None) -> TestResult:
-    array = np.asarray(values, dtype=float)
-    mean = float(array.mean())
-    detail = f"n={array.size}, mean {mean:.6f} vs {reference:.6f}"
-    if array.var() == 0:
+    mean = statistics.fmean(values)
+    detail = f"n={len(values)}, mean {mean:.6f} vs {reference:.6f}"
+    if _zero_spread_values(values):
         t, p = _zero_spread(mean, reference, alternative)
         detail += "; all values equal (zero spread)"
     else:
-        result = scipy_stats.ttest_1samp(array, reference, alternative=alternative)
+        from scipy import stats as scipy_stats  # a second to import: only when a test runs
+
+        result = scipy_stats.ttest_1samp(values, reference, alternative=alternative)
         t, p = float(result.statistic), float(result.pvalue)
     passed = None if alpha is None else p < alpha
-    return TestResult(name, t, float(array.size - 1), p, int(array.size), mean, passed, reference, detail)
+    return TestResult(name, t, float(len(values) - 1), p, len(values), mean, passed, reference, detail)
+
+
+def _zero_spread_values(values: list[float]) -> bool:
+    return max(values) == min(values)
 
 
 def _zero_spread(mean: float, reference: float, alternative: str) -> tuple[float, float]:
@@ -194,5 +197,5 @@ def _too_few(values: list[float], needed: int, what: str) -> str:
 
 def _undefined(name: str, values: list[float], threshold: float | None, why: str) -> TestResult:
     finite = [v for v in values if math.isfinite(v)]
-    mean = float(np.mean(finite)) if finite else math.nan
+    mean = statistics.fmean(finite) if finite else math.nan
     return TestResult(name, math.nan, math.nan, math.nan, len(values), mean, None, threshold, why)

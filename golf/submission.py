@@ -26,11 +26,12 @@ from datetime import date
 from pathlib import Path
 
 from golf import stats
-from golf.checks import CHECKS, TRACKS
+from golf.checks import TRACKS
 from golf.findings import FAIL, INFO, PASS, WARN, InputError
 from golf.patches import REPO_ROOT, SCRIPT_NAME, materialise, read_patch, sha256_bytes, write_provenance
 from golf.record import Record
 from golf.render import json_safe
+from golf.rules import COMPLIANCE_IDS
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 RESULTS_START = "<!-- results:start (tools/make_submission.py fills this) -->"
@@ -279,9 +280,8 @@ def checked(result) -> dict:
     """Status, compliance flags and significance, all from golf.checks.RecordResult."""
     statuses = result.statuses()
     flags = {flag: _flag(statuses.get(check_id)) for flag, check_id in COMPLIANCE_FLAGS.items()}
-    # The compliance check reports one id per evaluation rule (ttt, slot, ...): the worst of them.
-    registry = {check.id for check in CHECKS}
-    rules = [status for check_id, status in statuses.items() if check_id not in registry]
+    # One flag for the evaluation rules (ttt, slot, ...): the worst of their statuses.
+    rules = [status for check_id, status in statuses.items() if check_id in COMPLIANCE_IDS]
     flags["evaluation_rules"] = _flag(max(rules, key=STATUS_ORDER.__getitem__)) if rules else None
     flags.update(policy=result.policy, checker_verdict=result.verdict, checks=statuses)
     significance = json_safe({key: value for key, value in result.stats.items() if key != "seeds"}) or None

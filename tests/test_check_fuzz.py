@@ -133,6 +133,9 @@ JSON_CASES = {
     "truncated": '{"val_bpb": 1.22',
 }
 
+# No claim to judge: FAIL. The others hold a readable claim with odd values: WARN with the figures.
+UNUSABLE_JSON = {"array", "null", "deep_nesting", "retracted", "truncated"}
+
 
 def json_case(text: str):
     def write(folder: Path) -> None:
@@ -155,7 +158,8 @@ CASES = {
     "undecodable_file_name": (undecodable_file_name, {}),
     "diverged_run": (diverged_run, {"seeds": FAIL}),
     "huge_script": (huge_script, {"code": FAIL, "artifact_size": WARN}),
-    **{f"json_{name}": (json_case(text), {"submission_json": FAIL}) for name, text in JSON_CASES.items()},
+    **{f"json_{name}": (json_case(text), {"submission_json": FAIL if name in UNUSABLE_JSON else WARN})
+       for name, text in JSON_CASES.items()},
 }
 
 

@@ -7,15 +7,17 @@ The status compared is the worst one the rule reports (FAIL > WARN > PASS > INFO
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sys
 from pathlib import Path
 
 import pytest
 
-from golf.checks import CHECKS, POLICIES, RecordResult, Sota, check_record, describe_checks, infer_track, load_sota
+from golf.checks import POLICIES, RecordResult, Sota, check_record, describe_checks, infer_track, load_sota
 from golf.findings import FAIL, INFO, PASS, WARN, InputError
 from golf.record import load_record
+from golf.rules import COMPLIANCE_IDS, IDS, REGISTRY
 
 RECORDS = Path(__file__).resolve().parent / "fixtures" / "records"
 SOTA_DIR = "SotaPrevious"
@@ -48,14 +50,14 @@ CASES = [
     ("submission_json", "BaselinePass", {}, PASS),
     ("submission_json", "EvalOnlyRerun", {}, PASS),
     ("submission_json", "JsonInvalid", {}, FAIL),
-    ("submission_json", "JsonMeanMismatch", {}, FAIL),
-    ("submission_json", "JsonClaimsEarlierLine", {}, FAIL),
+    ("submission_json", "JsonMeanMismatch", {}, WARN),
+    ("submission_json", "JsonClaimsEarlierLine", {}, WARN),
     ("submission_json", "JsonMissingKeys", {}, WARN),
     ("code", "BaselinePass", {}, PASS),
     ("code", "CodeWrappedLzma", {}, PASS),
     ("code", "BoobyTrapWrapped", {}, PASS),
     ("code", "CodeSyntaxError", {}, FAIL),
-    ("code", "CodeLogFromOtherScript", {}, FAIL),
+    ("code", "CodeLogFromOtherScript", {}, WARN),
     ("code", "CodeLogCommentsOnly", {}, WARN),
     ("code", "CodeDecompressionBomb", {}, FAIL),
     ("code", "CodeBz2Bomb", {}, FAIL),
@@ -79,7 +81,7 @@ CASES = [
     ("seeds", "BaselinePass", {}, PASS),
     ("seeds", "EvalOnlyRerun", {}, PASS),
     ("seeds", "SeedsIncomplete", {}, FAIL),
-    ("seeds", "SeedsTooFew", {}, FAIL),
+    ("seeds", "SeedsTooFew", {}, WARN),
     ("seeds", "FilesNoLogs", {}, FAIL),
     ("seeds", "SeedsRepeated", {}, WARN),
     ("seeds", "NonRecordLongRun", {}, INFO),
@@ -114,27 +116,33 @@ def test_every_rule_has_a_passing_and_a_failing_fixture():
     outcomes: dict[str, set[str]] = {}
     for rule, _, _, expected in CASES:
         outcomes.setdefault(rule, set()).add(expected)
-    for check in CHECKS:
-        if check.id in ("track", "final_line", "compliance"):  # report-only; compliance rules are tested below
+    for rule in REGISTRY:
+        if rule.id in ("track", "final_line") or rule.id in COMPLIANCE_IDS:  # report-only; compliance: test_compliance.py
             continue
-        if check.id == "provenance":  # needs real patch files: pass and fail cases in tests/test_patches.py
+        if rule.id == "provenance":  # needs real patch files: pass and fail cases in tests/test_patches.py
             continue
-        assert outcomes.get(check.id, set()) & {PASS, INFO}, f"{check.id} has no passing fixture"
-        assert outcomes.get(check.id, set()) & {FAIL, WARN}, f"{check.id} has no failing or warning fixture"
+        assert outcomes.get(rule.id, set()) & {PASS, INFO}, f"{rule.id} has no passing fixture"
+        assert outcomes.get(rule.id, set()) & {FAIL, WARN}, f"{rule.id} has no failing or warning fixture"
 
 
 def test_registry_documents_every_rule():
-    ids = [check.id for check in CHECKS]
-    assert len(ids) == len(set(ids))
-    for check in CHECKS:
-        assert check.summary, f"{check.id} has no docstring"
-    listed = [check_id for check_id, _ in describe_checks()]
-    assert [check_id for check_id in listed if check_id in ids] == ids
-    assert set(listed) - set(ids) == COMPLIANCE_IDS
+    assert len(IDS) == len(set(IDS))
+    for rule in REGISTRY:
+        assert rule.module.ID == rule.id and rule.summary, f"{rule.id} has no docstring"
+        assert set(rule.severity) == set(POLICIES), f"{rule.id}: SEVERITY must cover {POLICIES}"
+        assert all(set(when) == {FAIL, WARN} for when in rule.severity.values()), rule.id
+        assert rule.cites.startswith("RULES.md §"), rule.id
+    assert [check_id for check_id, _ in describe_checks()] == list(IDS)
+    assert COMPLIANCE_IDS < set(IDS)
+
+
+def test_findings_carry_their_rule_id():
+    result = result_of("ModernScoreFirstTTT", policy="competition")
+    assert {finding.id for finding in result.findings} == set(IDS)
 
 
 def test_clean_record_passes_under_both_policies():
-    own_ids = {check.id for check in CHECKS}
+    own_ids = set(IDS) - COMPLIANCE_IDS
     for policy in POLICIES:
         result = result_of("BaselinePass", policy=policy, sota=SOTA_DIR)
         assert result.verdict == "pass", [f"{f.id} {f.status} {f.message}" for f in result.findings if f.status == FAIL]
@@ -146,7 +154,7 @@ def test_failures_name_the_seed_and_the_line():
     assert over.message.startswith("seed 42: artifact 16,001,206 B > 16,000,000 B (over by 1,206")
     assert over.evidence == ("train_seed42.log:203", "train_seed42.log:204")
     [slow] = [f for f in findings(result_of("TrainTimeOver"), "train_time") if f.status == FAIL]
-    assert slow.message.startswith("seed 2025: train_time 601,500 ms > 600,000 ms + one step")
+    assert slow.message.startswith("seed 2025: train_time 601,500 ms > 600,000 ms by 1,500 ms (tolerance 500 ms")
     [cut] = [f for f in findings(result_of("SeedsIncomplete"), "seeds") if "without a final metric line" in f.message]
     assert cut.message.startswith("seed 2025: train_seed2025.log ends at line")
     [late] = [f for f in findings(result_of("EvalTimeOver"), "eval_time") if f.status == FAIL]
@@ -198,10 +206,6 @@ def test_significance_reports_both_rules_and_both_conversions():
     assert stats["sota"]["n"] == 3 and stats["n"] == 3
 
 
-COMPLIANCE_IDS = {"ttt", "pre_eval_ttt", "rescoring", "ngram_target_leak", "slot", "val_in_training",
-                  "val_in_artifact", "network", "train_data_in_eval"}
-
-
 def compliance_failures(result: RecordResult) -> set[str]:
     return {f.id for f in result.findings if f.status == FAIL and f.id in COMPLIANCE_IDS}
 
@@ -231,7 +235,7 @@ def test_booby_trap_network_call_is_reported():
 def test_non_record_run_passes_without_time_limits():
     result = result_of("NonRecordLongRun", policy="competition")
     assert result.track == "non_record_16mb"
-    own_ids = {check.id for check in CHECKS}
+    own_ids = set(IDS) - COMPLIANCE_IDS
     assert not [f"{f.id} {f.message}" for f in result.findings if f.status in (FAIL, WARN) and f.id in own_ids]
 
 
@@ -260,6 +264,24 @@ def write_file(name: str, text: str):
     return lambda folder: (folder / name).write_text(text)
 
 
+def rename(old: str, new: str):
+    return lambda folder: (folder / old).rename(folder / new)
+
+
+def remove(name: str):
+    return lambda folder: (folder / name).unlink()
+
+
+def state_log_total(name: str, total: int):
+    """Rewrite the labelled `Total submission size <q>+<c>:` line, as a log that counted raw code would print it."""
+    def edit(folder: Path) -> None:
+        path = folder / name
+        lines = [re.sub(r"^(Total submission size \S+: )\d+", rf"\g<1>{total}", line)
+                 for line in path.read_text().split("\n")]
+        path.write_text("\n".join(lines))
+    return edit
+
+
 def move_hessians_into_the_timed_loop(folder: Path) -> None:
     """Log the GPTQ Hessian line before `stopping_early`: the training clock already covers it."""
     for path in folder.glob("logs/*.txt"):
@@ -274,7 +296,7 @@ def move_hessians_into_the_timed_loop(folder: Path) -> None:
 EDITED_CASES = [
     ("submission_json", "BaselinePass", edit_json(seed_results=lambda d: {f"seed_{k}": v for k, v in d["seed_results"].items()}), {}, PASS),
     ("submission_json", "BaselinePass", edit_json(seed_results=lambda d: {k: v["val_bpb"] for k, v in d["seed_results"].items()}), {}, PASS),
-    ("submission_json", "BaselinePass", edit_json(seed_results=lambda d: {**d["seed_results"], "7": {"val_bpb": 1.2}}), {}, FAIL),
+    ("submission_json", "BaselinePass", edit_json(seed_results=lambda d: {**d["seed_results"], "7": {"val_bpb": 1.2}}), {}, WARN),
     ("submission_json", "BaselinePass", edit_json(val_bpb=None, status="retracted"), {}, FAIL),
     ("code", "CodeLogFromOtherScript", lambda folder: (folder / "eval_ttt.py").write_text(
         (folder / "train_gpt.py").read_text().replace("lr=3e-4", "lr=6e-4")), {}, PASS),
@@ -293,6 +315,17 @@ EDITED_CASES = [
     ("code", "FilesOtherScriptName", write_file("train_gpt_v4.py", "print('older')\n"), {}, PASS),
     ("seeds", "BaselinePass", write_file("results.txt", "final_int8_zlib_roundtrip_exact val_loss:2.0 val_bpb:1.2\n"), {}, PASS),
     ("seeds", "BaselinePass", write_file("README.md", "# Run\n\nBest 3 of 7 seeds.\n"), {}, WARN),
+    # Shapes merged records show accepted: WARN with the figures, never FAIL.
+    ("submission_json", "BaselinePass", edit_json(val_bpb=1.22509229), {}, WARN),
+    ("submission_json", "BaselinePass", edit_json(val_bpb=None, mean_val_bpb=1.224382), {}, WARN),
+    ("submission_json", "BaselinePass", edit_json(val_bpb="1.22438"), {}, WARN),
+    ("submission_json", "BaselinePass", remove("submission.json"), {}, INFO),
+    ("files", "BaselinePass", remove("submission.json"), {}, FAIL),
+    ("files", "BaselinePass", rename("README.md", "V2_README.md"), {}, WARN),
+    ("train_time", "TrainTimeOneStepOver", edit_text("train_seed42.log", "600035ms", "600128ms"), {}, WARN),
+    # Budget breaches maintainers ruled on: FAIL.
+    ("train_time", "ModernScoreFirstTTT", edit_text("logs/train_seed42.txt", "train_time: 591990ms", "train_time: 602048ms"),
+     {}, FAIL),
 ]
 
 
@@ -367,3 +400,50 @@ def test_bad_options_are_input_errors():
         check_record(fixture("BaselinePass"), policy="lenient")
     with pytest.raises(InputError, match="track '1h'"):
         check_record(fixture("BaselinePass"), track="1h")
+
+
+def test_val_bpb_of_one_seed_is_named(tmp_path):
+    folder = copy_fixture("BaselinePass", tmp_path / "2026-04-01_BaselinePass")
+    edit_json(val_bpb=1.22509229)(folder)
+    [mean] = [f for f in findings(check_record(folder), "submission_json") if f.status == WARN]
+    assert mean.message == ("val_bpb 1.22509 in submission.json, logs give 1.224382 (mean of 3 seeds): off by "
+                            "+0.000710, tolerance 5e-05; it is seed 42's final score, not the mean")
+
+
+def drop_json_date(folder: Path) -> None:
+    data = json.loads((folder / "submission.json").read_text())
+    del data["date"]
+    (folder / "submission.json").write_text(json.dumps(data))
+
+
+@pytest.mark.parametrize("folder_name, edit, expected", [
+    ("2026-04-28_LogTotalOver", None, FAIL),
+    ("LogTotalOver", drop_json_date, FAIL),   # undated: judged by today's rule
+    ("2026-04-02_LogTotalOver", None, WARN),  # before the ruling, authors repacked after review
+])
+def test_a_log_total_over_the_cap_fails_from_the_late_april_ruling(tmp_path, folder_name, edit, expected):
+    """The shipped script is smaller than the code the log counted: the log's total decides, since its ruling."""
+    folder = copy_fixture("ModernScoreFirstTTT", tmp_path / folder_name)
+    state_log_total("logs/train_seed42.txt", 16_071_265)(folder)
+    if edit:
+        edit(folder)
+    [over] = [f for f in findings(check_record(folder), "artifact_size") if f.status in (FAIL, WARN)]
+    assert over.status == expected
+    assert over.message.startswith("seed 42: artifact 16,071,265 B > 16,000,000 B (over by 71,265; log total 16,071,265 B")
+
+
+def test_an_overrun_in_minute_resolution_logs_is_measured_in_ms(tmp_path):
+    folder = copy_fixture("ModernScoreFirstTTT", tmp_path / "2026-04-02_ModernScoreFirstTTT")
+    edit_text("logs/train_seed42.txt", "train_time: 591990ms", "train_time: 602048ms")(folder)
+    [slow] = [f for f in findings(check_record(folder), "train_time") if f.status == FAIL]
+    assert slow.message.startswith("seed 42: train_time 602,048 ms > 600,000 ms by 2,048 ms (tolerance 500 ms;")
+    assert "median step 0.0 ms" not in slow.message
+
+
+def test_context_date_from_the_folder_name_then_submission_json(tmp_path):
+    from golf.checks import Context
+    record = load_record(fixture("BaselinePass"))
+    assert Context(record, "strict", "10min_16mb", "", None).date.isoformat() == "2026-04-01"
+    undated = copy_fixture("BaselinePass", tmp_path / "BaselinePass")
+    edit_json(date="2026-03-19T04:50:00Z")(undated)
+    assert Context(load_record(undated), "strict", "10min_16mb", "", None).date.isoformat() == "2026-03-19"

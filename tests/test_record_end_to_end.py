@@ -69,13 +69,17 @@ def test_one_byte_of_the_script_fails_provenance(submitted, tmp_path):
     assert "provenance" in failing_checks(folder)
 
 
-def test_one_score_in_submission_json_fails_submission_json(submitted, tmp_path):
+def test_one_score_in_submission_json_is_reported_by_submission_json(submitted, tmp_path):
+    """A claim the logs do not back is a WARN with the figures (merged records show such gaps accepted)."""
     folder = copy_of(submitted, tmp_path)
     path = folder / "submission.json"
     data = json.loads(path.read_text())
     data["seed_results"]["2"]["val_bpb"] = round(data["seed_results"]["2"]["val_bpb"] - 0.01, 8)
     path.write_text(json.dumps(data, indent=2))
-    assert failing_checks(folder) == {"submission_json"}
+    done = tool("check_submission", str(folder), "--track", "non_record_16mb", "--json")
+    warned = [check for check in json.loads(done.stdout)["checks"]
+              if check["id"] == "submission_json" and check["status"] == "WARN"]
+    assert done.returncode == 0 and any(check["message"].startswith("seed 2: val_bpb") for check in warned)
 
 
 def copy_of(folder: Path, tmp_path: Path) -> Path:

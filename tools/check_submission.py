@@ -4,7 +4,7 @@
     python tools/check_submission.py RECORD_DIR --sota 1.0810 --policy competition --markdown
     python tools/check_submission.py RECORD_DIR --sota records/track_10min_16mb/<previous> --json
 
-Each check (see --list-checks, and golf/checks.py for the rules they enforce) prints one line:
+Each check (see --list-checks, and golf/rules/<id>.py for the rule each enforces) prints one line:
 PASS / WARN / FAIL / INFO, the figure it measured, and the file:line it read it from. Then
 the per-seed table and a verdict line. Nothing in the folder is imported or executed.
 
@@ -19,9 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from golf.checks import POLICIES, TRACKS, check_record, describe_checks, load_sota  # noqa: E402
+from golf.checks import POLICIES, TRACKS, check_record, load_sota  # noqa: E402
 from golf.findings import InputError  # noqa: E402
-from golf.render import render_json, render_markdown, render_text  # noqa: E402
+from golf.render import render_json, render_markdown, render_rules, render_text  # noqa: E402
+from golf.rules import REGISTRY  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="print one JSON object per folder (JSON Lines)")
     output.add_argument("--markdown", action="store_true", help="print a compliance table for the PR body")
-    parser.add_argument("--list-checks", action="store_true", help="list the checks and what each enforces, then exit")
+    parser.add_argument("--list-checks", action="store_true",
+                        help="list the checks, what FAILs and what WARNs under each policy, and the rule cited, then exit")
     return parser
 
 
@@ -49,8 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
     if args.list_checks:
-        for check_id, summary in describe_checks():
-            print(f"{check_id:<20} {summary}")
+        sys.stdout.write(render_rules(REGISTRY))
         return 0
     if not args.record_dirs:
         parser.error("give at least one RECORD_DIR")
