@@ -6,8 +6,8 @@ folder (relative to the corpus), its label, and the check ids the checker should
 - accepted (merged): FAIL every `must_fail` id, perhaps `may_fail` ids, nothing else;
 - illegal (rejected for a rule breach): FAIL every `must_fail` id and at least one `must_fail_any`
   id; other FAILs are listed but not held against it, since a rejected folder may break more rules;
-- legal (ruled legal without being merged): FAIL every `must_fail` id and no compliance id outside
-  `may_fail`.
+- legal (ruled legal without being merged): FAIL every `must_fail` id and no compliance id
+  (golf.rules.COMPLIANCE_IDS, the checker's registry) outside `may_fail`.
 
 Under the strict policy, where test-time training of any kind fails `ttt`, the expectation is read
 from the labels: an accepted or legal case whose `why` or `category` mentions TTT (the word, a `ttt`
@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from golf.findings import FAIL, InputError
+from golf.rules import COMPLIANCE_IDS
 from golf.source import SourceError, decode_file
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -48,11 +49,6 @@ LABELS = ("accepted", "illegal", "legal")
 POLICIES = ("competition", "strict")
 DEFAULT_TIMEOUT_S = 60.0
 
-# The checker's compliance rule ids; to be read from its registry (golf.rules) once that exists.
-COMPLIANCE_IDS = frozenset({
-    "ttt", "pre_eval_ttt", "rescoring", "ngram_target_leak", "slot", "val_in_training", "val_in_artifact",
-    "network", "train_data_in_eval", "normalization", "cross_document_leak", "val_train_overlap",
-})
 STRICT_TTT_ID = "ttt"
 MENTIONS_TTT = re.compile(r"(?<![a-z])ttt(?![a-z])|test[- ]time training", re.IGNORECASE)
 ID_LISTS = ("must_fail", "may_fail", "must_fail_any")
