@@ -136,7 +136,7 @@ def load_cases(corpus: Path) -> list[Case]:
 
 def parse_case(corpus: Path, number: int, entry) -> Case:
     where = f"{corpus / 'labels.json'} case {number}"
-    if not isinstance(entry, dict) or not isinstance(entry.get("case"), str) or not isinstance(entry.get("folder"), str):
+    if not isinstance(entry, dict) or not all(isinstance(entry.get(key), str) for key in ("case", "folder")):
         raise InputError(f"{where}: needs string \"case\" and \"folder\" fields")
     if entry.get("label") not in LABELS:
         raise InputError(f"{where} ({entry['case']}): label {entry.get('label')!r} is not one of {', '.join(LABELS)}")

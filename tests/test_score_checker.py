@@ -85,8 +85,8 @@ def test_strict_requires_ttt_only_where_the_labels_mention_it(tmp_path):
     rows = score(write_corpus(tmp_path, [mentioned, silent]), "strict")
     assert rows[0].reasons == ("missing must_fail ttt",)
     assert rows[1].agrees
-    assert Case("c", Path("."), "accepted", frozenset(), frozenset(), frozenset(), "x", "merged", "").expected("strict") \
-        == (frozenset(), frozenset({"ttt"}))
+    merged = Case("c", Path("."), "accepted", frozenset(), frozenset(), frozenset(), "accepted", "merged", "")
+    assert merged.expected("strict") == (frozenset(), frozenset({"ttt"}))
     assert "ttt" in COMPLIANCE_IDS
 
 
@@ -125,7 +125,8 @@ def test_evidence_is_only_judged_for_illegal_cases_flagged_with_a_right_rule(tmp
     (None, "no such corpus folder"),
     ("{", "not a JSON object with a \"cases\" list"),
     ('{"cases": []}', "\"cases\" must be a non-empty list"),
-    ('{"cases": [{"case": "x", "folder": "x", "label": "merged"}]}', "label 'merged' is not one of accepted, illegal, legal"),
+    ('{"cases": [{"case": "x", "folder": "x", "label": "merged"}]}',
+     "label 'merged' is not one of accepted, illegal, legal"),
     ('{"cases": [{"case": "x", "folder": "x", "label": "legal", "may_fail": "ttt"}]}', "\"may_fail\" must be a list"),
 ])
 def test_bad_labels_are_input_errors(tmp_path, labels, message):

@@ -32,13 +32,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Score the submission checker against a labelled corpus.",
                                      epilog="Exit codes: 0 every case agrees, 1 some case disagrees, 2 bad input.")
     parser.add_argument("corpus", type=Path, metavar="CORPUS_DIR", help="folder holding labels.json and the cases")
-    parser.add_argument("--policy", choices=POLICIES, default="competition", help="checker policy (default competition)")
+    parser.add_argument("--policy", choices=POLICIES, default="competition",
+                        help="checker policy (default competition)")
     parser.add_argument("--json", action="store_true", help="print one JSON object with the rows and totals")
     parser.add_argument("-v", "--verbose", action="store_true", help="list every FAIL finding under its row")
     parser.add_argument("--jobs", type=int, default=1, help="checker processes at once (default 1: honest timings)")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S,
-                        help=f"seconds before one folder's check counts as a disagreement (default {DEFAULT_TIMEOUT_S:g})")
-    parser.add_argument("--checker", type=Path, default=CHECKER, help="checker script to score (default tools/check_submission.py)")
+                        help=f"seconds before one folder's check is a disagreement (default {DEFAULT_TIMEOUT_S:g})")
+    parser.add_argument("--checker", type=Path, default=CHECKER,
+                        help="checker script to score, e.g. an older checkout's (default tools/check_submission.py)")
     return parser
 
 
