@@ -23,6 +23,7 @@ import ast
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Callable
 
 from golf.findings import FAIL, INFO, PASS, WARN, Finding, InputError
@@ -57,7 +58,8 @@ _VAL_NAME = re.compile(
     r"loader|chunks?|set|seqs?|pattern|split|windows?)(_\w+)?$"
 )
 _TRAIN_NAME = re.compile(r"^train_(tokens?|toks|ids|data|files?|shards?|stream|loader|pattern|x|y|batch|docs?|set)(_\w+)?$")
-_NOT_DATA = re.compile(r"_(size|len|length|every|stride|steps|count|num|n|limit|max|frac|seqs)$")
+_NOT_DATA = re.compile(r"_(size|len|length|every|stride|steps|count|num|n|limit|max|min|frac|seqs|mask|allowed|ok|"
+                       r"flags?|enabled|ratio|ms)(_|$)")
 _TGT_NAME = re.compile(
     r"^(y|ys|yb|tgt|tgts|tgt_ids?|target|targets|target_ids|target_tokens|gold|golds|labels?|next_toks?|"
     r"next_tokens?|y_batch)$"
@@ -77,6 +79,11 @@ _MUTATORS = {"append", "extend", "update", "add_", "copy_", "index_add_", "scatt
              "put_", "insert", "setdefault", "index_copy_", "masked_scatter_", "register_buffer"}
 _SAVES = {"torch.save", "pickle.dump", "pickle.dumps", "np.save", "numpy.save", "np.savez", "numpy.savez",
           "np.savez_compressed", "numpy.savez_compressed", "safetensors.torch.save_file", "torch.jit.save"}
+# Sizes and fresh tensors carry no data from what they were measured on: an adapter of shape
+# (len(docs), rank) holds no validation tokens.
+_SHAPE_ONLY = {"len", "numel", "nelement", "size", "shape", "ndim", "dim", "dtype", "device"}
+_FACTORIES = {"empty", "zeros", "ones", "full", "rand", "randn", "randint", "arange", "eye", "linspace",
+              "empty_like", "zeros_like", "ones_like", "full_like", "rand_like", "randn_like"}
 _HASH_OPS = (ast.BitXor, ast.Mod, ast.BitAnd, ast.LShift, ast.RShift, ast.Mult, ast.Add, ast.BitOr)
 _NETWORK_PREFIXES = ("requests.", "urllib.request.", "urllib3.", "http.client.", "httpx.", "aiohttp.",
                      "huggingface_hub.", "datasets.load_dataset", "torch.hub.", "wget.", "ftplib.", "gdown.",
@@ -90,6 +97,8 @@ _SHELL_CALLS = {"subprocess.run", "subprocess.call", "subprocess.check_call", "s
                 "subprocess.Popen", "os.system", "os.popen"}
 _SEPARATOR = re.compile(r"(?m)^\s*={20,}\s*$")
 _FALSY = {"0", "0.0", "false", "none", "off", "no", ""}
+# A `name:value` or `name=value` settings token in a log.
+_SETTING = re.compile(r"(?<![\w.])([A-Za-z_]\w*)\s*[:=]\s*['\"]?([\w.+-]+)")
 
 # Log lines that show a technique ran, used when its code is gated off by default.
 TTT_MARKERS = r"legal_ttt|ttt_chunk|ttt_sliding|ttt_lora|quantized_ttt|final_\w*ttt|ttt_epoch|ttt_phase|\bttt:|pre_?quant_ttt"
@@ -168,6 +177,7 @@ def base_name(node: ast.expr) -> str:
     return ""
 
 
+@lru_cache(maxsize=1 << 16)
 def names_in(node: ast.AST | None) -> frozenset[str]:
     return frozenset(n.id for n in ast.walk(node) if isinstance(n, ast.Name)) if node is not None else frozenset()
 
@@ -231,6 +241,8 @@ class Program:
 
     def __init__(self, tree: ast.Module):
         self.aliases = _import_aliases(tree)
+        self.constants = _module_constants(tree)
+        self.true_names = frozenset(name for name, value in self.constants.items() if value is True)
         self.module = Function("<module>", tree, None, [], kind="module")
         self.functions: list[Function] = [self.module]
         self.by_name: dict[str, list[Function]] = defaultdict(list)
@@ -468,7 +480,7 @@ class _Walker:
                 self.event("ACC", value, flags, what=target.id)
             self.env[target.id] = flags
             self.assigned_in[target.id] = self.loops[-1] if self.loops else None
-            if value is not None and _makes_trainable(value):
+            if value is not None and _makes_trainable(value, self.p.true_names):
                 self.f.trainable.add(target.id)
                 self.event("PARAM", value, what=target.id)
         elif isinstance(target, (ast.Tuple, ast.List)):
@@ -526,6 +538,8 @@ class _Walker:
             return self.lookup(node.id) | name_flags(node.id)
         if isinstance(node, ast.Attribute):
             base = self.expr(node.value)
+            if node.attr in _SHAPE_ONLY:
+                return 0
             self.ref(node.attr, attribute=True)
             path = _path(node)
             flags = (base & ~_both(TGT | HKEY)) | name_flags(node.attr) | self.p.class_attrs.get(node.attr, 0)
@@ -603,6 +617,8 @@ class _Walker:
             result = positional[0] & ~_both(HKEY)
         else:
             result = data
+        if last in _SHAPE_ONLY or (dotted.startswith(("torch.", "numpy.")) and last in _FACTORIES):
+            result = 0
         result |= _split_request(node)
         if _CALIB.search(last.lower()) and _eff(result | receiver) & VAL:
             result = (result & ~_both(VAL)) | (CAL if result & VAL else 0) | (CAL << SHIFT if result & (VAL << SHIFT) else 0)
@@ -635,7 +651,7 @@ class _Walker:
         if method == "step" and not re.search(r"sched|lr|warmup|ema|swa", (_root(node.func.value) or "").lower()):
             self.event("STEP", node)
         if (_OPTIMIZER.match(last) or dotted.startswith("torch.optim.")) and "lr_scheduler" not in dotted:
-            self.event("OPT", node, names=names)
+            self.event("OPT", node, names=names, what=_root(node.args[0]) if node.args else "")
         if method == "requires_grad_" and _root(node.func.value):
             self.f.trainable.add(_root(node.func.value))
             self.event("PARAM", node, what=_root(node.func.value))
@@ -734,17 +750,33 @@ def _calls_named(node: ast.AST, names: set[str]) -> bool:
     return any(isinstance(n, ast.Call) and base_name(n.func) in names for n in ast.walk(node))
 
 
-def _makes_trainable(value: ast.expr) -> bool:
+@lru_cache(maxsize=1 << 16)
+def _makes_trainable(value: ast.expr, true_names: frozenset[str]) -> bool:
     for node in ast.walk(value):
         if isinstance(node, ast.Call):
-            if any(k.arg == "requires_grad" and isinstance(k.value, ast.Constant) and k.value.value is True
-                   for k in node.keywords):
+            if any(k.arg == "requires_grad" and _is_true(k.value, true_names) for k in node.keywords):
                 return True
             if isinstance(node.func, ast.Attribute) and node.func.attr == "requires_grad_":
                 return True
             if base_name(node.func) == "Parameter":
                 return True
     return False
+
+
+def _is_true(node: ast.expr, true_names: frozenset[str]) -> bool:
+    return (isinstance(node, ast.Constant) and node.value is True) or (isinstance(node, ast.Name)
+                                                                      and node.id in true_names)
+
+
+def _module_constants(tree: ast.Module) -> dict[str, object]:
+    """Module-level names bound once, to a literal: minifiers write `_B=True` and use `_B` for True."""
+    bound = defaultdict(int)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            bound[node.id] += 1
+    return {s.targets[0].id: s.value.value for s in tree.body
+            if isinstance(s, ast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], ast.Name)
+            and isinstance(s.value, ast.Constant) and bound[s.targets[0].id] == 1}
 
 
 # --- knobs: what is switched off by default ------------------------------------------------------
@@ -757,8 +789,8 @@ class _Unknown(Exception):
 class Knobs:
     """Settings read from the environment (or argparse defaults), to tell dead code from live code."""
 
-    def __init__(self, tree: ast.Module, aliases: dict[str, str]):
-        self.aliases = aliases
+    def __init__(self, tree: ast.Module, aliases: dict[str, str], constants: dict[str, object]):
+        self.aliases, self.constants = aliases, constants
         self.exprs: dict[str, list[ast.expr]] = defaultdict(list)
         pending: list[tuple[str, ast.expr]] = []
         for node in ast.walk(tree):
@@ -774,7 +806,7 @@ class Knobs:
                 self._argparse(node)
         for key, value in pending:  # settings derived from other settings
             names = {n.id for n in ast.walk(value) if isinstance(n, ast.Name)} | {
-                n.attr for n in ast.walk(value) if isinstance(n, ast.Attribute)}
+                n.attr for n in ast.walk(value) if isinstance(n, ast.Attribute)} | _getattr_names(value)
             if names & set(self.exprs) and key not in self.exprs:
                 self.exprs[key].append(value)
 
@@ -817,6 +849,8 @@ class Knobs:
             return node.value
         if isinstance(node, (ast.Name, ast.Attribute)):
             key = node.id if isinstance(node, ast.Name) else node.attr
+            if isinstance(node, ast.Name) and key not in self.exprs and key in self.constants:
+                return self.constants[key]
             if key.lower() in on or key not in self.exprs:
                 raise _Unknown
             values = {repr(v(e)) for e in self.exprs[key]}
@@ -868,6 +902,9 @@ class Knobs:
             if str(node.args[0].value).lower() in on:
                 raise _Unknown
             return v(node.args[1]) if len(node.args) > 1 else None
+        if dotted == "getattr" and len(node.args) > 1 and isinstance(node.args[1], ast.Constant):
+            key = str(node.args[1].value)
+            return v(node.args[2]) if key not in self.exprs and len(node.args) > 2 else v(ast.Name(key))
         if dotted in {"int", "float", "bool", "str"} and len(node.args) == 1:
             try:
                 return {"int": int, "float": float, "bool": bool, "str": str}[dotted](v(node.args[0]))
@@ -905,6 +942,12 @@ class Knobs:
         return names
 
 
+def _getattr_names(node: ast.AST) -> set[str]:
+    """`getattr(args, "slot_enabled", False)` reads the setting slot_enabled."""
+    return {str(n.args[1].value) for n in ast.walk(node) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+            and n.func.id == "getattr" and len(n.args) > 1 and isinstance(n.args[1], ast.Constant)}
+
+
 def _compare(op: ast.cmpop, left, right) -> bool:
     try:
         return {
@@ -935,7 +978,7 @@ class Analysis:
     def __init__(self, source: DecodedSource, logs: dict[str, str], policy: str, source_name: str):
         self.source, self.policy, self.source_name = source, policy, source_name
         self.program = Program(source.tree)
-        self.knobs = Knobs(source.tree, self.program.aliases)
+        self.knobs = Knobs(source.tree, self.program.aliases, self.program.constants)
         self.log_body = "\n".join(_log_body(text) for text in (logs or {}).values())
         self.on = self._knobs_on()
         self.live_default = self._live(open_all=False)
@@ -950,16 +993,18 @@ class Analysis:
     def _knobs_on(self) -> frozenset[str]:
         """Knobs the logs print with a truthy value; settings tokens are then cut from the text that
         progress-line markers are searched in, so `prequant_ttt:0` is not taken for a TTT line."""
-        on, settings = set(), []
-        for key in self.knobs.exprs:
-            for name in {key, *self.knobs.envs(key)}:
-                pattern = rf"(?i)(?<![\w.]){re.escape(name)}\s*[:=]\s*['\"]?([\w.+-]+)"
-                settings.append(pattern)
-                if any(m.group(1).lower() not in _FALSY for m in re.finditer(pattern, self.log_body)):
-                    on |= {key.lower(), *(env.lower() for env in self.knobs.envs(key))}
-        self.progress_text = self.log_body
-        for pattern in settings:
-            self.progress_text = re.sub(pattern, " ", self.progress_text)
+        names = {name.lower(): key for key in self.knobs.exprs for name in {key, *self.knobs.envs(key)}}
+        on: set[str] = set()
+
+        def cut_setting(match: re.Match) -> str:
+            key = names.get(match.group(1).lower())
+            if key is None:
+                return match.group(0)
+            if match.group(2).lower() not in _FALSY:
+                on.update({key.lower(), *(env.lower() for env in self.knobs.envs(key))})
+            return " "
+
+        self.progress_text = _SETTING.sub(cut_setting, self.log_body)
         return frozenset(on)
 
     def _live(self, open_all: bool) -> set[int]:
@@ -1046,7 +1091,18 @@ class Analysis:
 
     def is_ttt(self, event: Event) -> bool:
         return (event.kind == "BW" and bool(event.flags & VAL) and not self.is_slot(event)
-                and self.in_training_loop(event) is None)
+                and self.in_training_loop(event) is None and not self.trains_throwaway(event))
+
+    def trains_throwaway(self, event: Event) -> bool:
+        """The optimizers step only modules built in this function that no score uses and that do not
+        outlive their training loop: a diagnostic probe, or a compile warm-up adapter that is deleted."""
+        optimized = {e.what for e in event.func.events if e.kind == "OPT"}
+        if not optimized or "" in optimized or None in optimized:
+            return False
+        if any(common_loops(score, event) or score.names & optimized for score in self.scores_in(event.func)):
+            return False
+        end = event.loops[0].end_lineno if event.loops else event.line
+        return all(_throwaway(event.func.node, name, end) for name in optimized)
 
     def scores_in(self, function: Function) -> list[Event]:
         return [e for e in function.events if (e.kind == "ACC" and e.flags & VAL)
@@ -1110,6 +1166,18 @@ PATTERN_TEXT = {
 }
 
 
+def exclusive(a: Event, b: Event) -> bool:
+    """The two events sit on opposite branches of the same test (`if x:` ... `if not x:` or `else:`)."""
+    def branches(event: Event) -> set[tuple[str, bool]]:
+        found = set()
+        for test, positive, kind in event.guards:
+            if kind == "if":
+                negated = isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not)
+                found.add((ast.dump(test.operand if negated else test), positive != negated))
+        return found
+    return any((test, not positive) in branches(b) for test, positive in branches(a))
+
+
 def common_loops(a: Event, b: Event) -> list:
     if a.func is not b.func:
         return []
@@ -1119,6 +1187,27 @@ def common_loops(a: Event, b: Event) -> list:
 
 def _loop_vars(loop: ast.AST) -> set[str]:
     return set(names_in(loop.target)) if isinstance(loop, (ast.For, ast.AsyncFor)) else set()
+
+
+def _throwaway(function: ast.AST, name: str, end: int) -> bool:
+    """`name` is built here by a call, never returned or stored, and after line `end` only called or deleted."""
+    built = stored = False
+    calls = set()
+    for node in ast.walk(function):
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+            built |= any(isinstance(t, ast.Name) and t.id == name for t in node.targets)
+        if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)) and node.value is not None:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            stored |= any(not isinstance(t, ast.Name) for t in targets) and name in names_in(node.value)
+        if isinstance(node, (ast.Return, ast.Yield)) and name in names_in(node.value):
+            stored = True
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == name:
+            calls.add(id(node.func))
+    for node in ast.walk(function):
+        if (isinstance(node, ast.Name) and node.id == name and node.lineno > end
+                and not isinstance(node.ctx, ast.Del) and id(node) not in calls):
+            return False
+    return built and not stored
 
 
 def _log_body(text: str) -> str:

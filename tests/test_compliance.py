@@ -71,6 +71,20 @@ DERIVED = {
                                                     ('    print(f"final_int8', '    sp_path = hf_hub_download(repo_id="willdepueoai/parameter-golf", filename="datasets/tokenizers/fineweb_1024_bpe.model")\n    print(f"final_int8')]),
     "network_setup_download": ("legal_baseline.py", [("import socket\n", "import socket\nimport subprocess\n"),
                                                      ("    val_tokens = load_validation_tokens(", '    if not os.path.exists(args.data_path):\n        subprocess.run(["huggingface-cli", "download", "willdepueoai/parameter-golf", "--local-dir", args.data_path], check=True)\n    val_tokens = load_validation_tokens(')]),
+    "lora_ttt_rescored": ("lora_ttt_adapter.py", [("    if not args.ttt_enabled:", "    if args.eval_plain:")]),
+    "lora_warmup_kept": ("lora_ttt_adapter.py", [("    del warm_lora, warm_opt\n", "    model.warm_lora = warm_lora\n")]),
+    "temperature_fit_on_train": ("temperature_fit.py", [
+        ("    val_files = os.path.join(", '    train_files = os.path.join(data_path, "fineweb_train_*.bin")\n    val_files = os.path.join('),
+        ("fit_temperature(args, model, device, val_tokens)",
+         "fit_temperature(args, model, device, load_data_shard(sorted(glob.glob(args.train_files))[0]))")]),
+    "slot_minified": ("slot_eval.py", [("import torch.nn.functional as F\n", "import torch.nn.functional as F\n\n_B = True\n"),
+                                       ("hidden.size(-1), device=device, requires_grad=True", "hidden.size(-1), device=device, requires_grad=_B"),
+                                       ("args.vocab_size, device=device, requires_grad=True", "args.vocab_size, device=device, requires_grad=_B")]),
+    "slot_minified_off": ("slot_eval.py", [("import torch.nn.functional as F\n", "import torch.nn.functional as F\n\n_B = True\n_C = False\n"),
+                                           ("hidden.size(-1), device=device, requires_grad=True", "hidden.size(-1), device=device, requires_grad=_B"),
+                                           ("args.vocab_size, device=device, requires_grad=True", "args.vocab_size, device=device, requires_grad=_B"),
+                                           ('"SLOT_ENABLED", "1"', '"SLOT_ENABLED", "0"'),
+                                           ("    if args.slot_enabled:", '    use_slot = getattr(args, "slot_enabled", _C)\n    if use_slot:')]),
     "network_uncalled_helper": ("legal_baseline.py", [("# TRAINING\n", "def download_shards(n):\n    import urllib.request\n    for i in range(n):\n        urllib.request.urlretrieve(f\"https://huggingface.co/datasets/willdepueoai/parameter-golf/resolve/main/fineweb_train_{i:06d}.bin\", f\"fineweb_train_{i:06d}.bin\")\n\n\n# TRAINING\n")]),
 }
 
@@ -111,6 +125,9 @@ CASES = [
     ("ttt", "ttt_gated", "strict", ("ttt_gated_quiet.log",), INFO),
     ("ttt", "ttt_gated", "strict", ("ttt_gated_settings.log",), FAIL),
     ("ttt", "slot_eval", "strict", (), PASS),
+    ("ttt", "lora_ttt_adapter", "competition", (), PASS),
+    ("ttt", "lora_ttt_adapter", "strict", (), FAIL),
+    ("ttt", "slot_minified_off", "competition", (), PASS),
     # pre_eval_ttt: E2 and E3 fail under both policies; E1 is not its business.
     ("pre_eval_ttt", "ttt_score_first", "strict", (), PASS),
     ("pre_eval_ttt", "ttt_mixed", "strict", (), FAIL),
@@ -120,6 +137,8 @@ CASES = [
     ("pre_eval_ttt", "ttt_gated", "competition", ("ttt_gated_quiet.log",), INFO),
     ("pre_eval_ttt", "ttt_gated", "competition", ("ttt_gated_settings.log",), FAIL),
     ("pre_eval_ttt", "ttt_gated", "competition", ("ttt_gated_progress.log",), FAIL),
+    ("pre_eval_ttt", "lora_ttt_adapter", "competition", (), PASS),
+    ("pre_eval_ttt", "lora_warmup_kept", "competition", (), FAIL),
     # rescoring: scoring again after learning from scored tokens.
     ("rescoring", "ttt_score_first", "competition", (), PASS),
     ("rescoring", "rescore_after_ttt", "competition", (), FAIL),
@@ -128,6 +147,9 @@ CASES = [
     ("rescoring", "ngram_causal_tilt", "strict", (), PASS),
     ("rescoring", "temperature_fit", "strict", (), FAIL),
     ("rescoring", "legal_baseline", "strict", (), PASS),
+    ("rescoring", "lora_ttt_adapter", "competition", (), PASS),
+    ("rescoring", "lora_ttt_rescored", "competition", (), FAIL),
+    ("rescoring", "temperature_fit_on_train", "strict", (), PASS),
     # ngram_target_leak: target in the lookup key fails; BigramHash and causal tilt pass.
     ("ngram_target_leak", "ngram_target_key", "strict", (), FAIL),
     ("ngram_target_leak", "ngram_causal_tilt", "strict", (), PASS),
@@ -140,6 +162,8 @@ CASES = [
     ("slot", "slot_eval", "competition", (), FAIL),
     ("slot", "legal_baseline", "strict", (), PASS),
     ("slot", "ttt_score_first", "competition", (), PASS),
+    ("slot", "slot_minified", "competition", (), FAIL),
+    ("slot", "slot_minified_off", "competition", (), INFO),
     # val_in_training: val data in the training loop or calibration.
     ("val_in_training", "legal_baseline", "strict", (), PASS),
     ("val_in_training", "gptq_train_calib", "strict", (), PASS),
@@ -150,6 +174,7 @@ CASES = [
     ("val_in_training", "gptq_inline_hooks_train", "strict", (), PASS),
     ("val_in_training", "gptq_inline_hooks_val", "strict", (), FAIL),
     ("val_in_training", "ttt_score_first", "competition", (), PASS),
+    ("val_in_training", "lora_ttt_adapter", "competition", (), PASS),
     # val_in_artifact: val-derived data serialised.
     ("val_in_artifact", "val_prefix_artifact", "strict", (), FAIL),
     ("val_in_artifact", "val_unigram_artifact", "strict", (), FAIL),
@@ -157,6 +182,7 @@ CASES = [
     ("val_in_artifact", "train_unigram_artifact", "strict", (), PASS),
     ("val_in_artifact", "gptq_val_calib", "strict", (), PASS),
     ("val_in_artifact", "legal_baseline", "strict", (), PASS),
+    ("val_in_artifact", "lora_ttt_adapter", "strict", (), PASS),
     # network.
     ("network", "legal_baseline", "strict", (), PASS),
     ("network", "network_eval_download", "strict", (), FAIL),

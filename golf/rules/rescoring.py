@@ -11,7 +11,7 @@ import ast
 import re
 
 from golf.analysis import (Analysis, Event, Function, Hit, NGRAM_MARKERS, TTT_MARKERS, Unanalysable, VAL,
-                          common_loops, is_score, name_flags, verdict)
+                          common_loops, exclusive, is_score, name_flags, verdict)
 from golf.findings import FAIL, Finding
 
 ID = "rescoring"
@@ -31,11 +31,11 @@ def check(context) -> list[Finding]:
         scores = a.scores_in(function)
         for change in _changes(a, function):
             later = [s for s in scores if s.line > change.line and not common_loops(s, change) and s is not change
-                     and _shares_state(change, s)]
+                     and not exclusive(s, change) and _shares_state(change, s)]
             if later:
                 hits.append(Hit(FAIL, f"{_describe_change(change)}, then scored again at line {later[0].line} "
                                       f"in {function.name}()", (change, later[0])))
-        for fit in [s for s in scores if s.kind == "CALL" and s.targets]:
+        for fit in [s for s in scores if s.kind == "CALL" and s.targets and s.flags & VAL]:
             fitted = {t for t in fit.targets if not is_score(t) and not name_flags(t) & VAL}
             for later in [s for s in scores if s.line > fit.line and s.kind == "CALL" and s.names & fitted]:
                 hits.append(Hit(FAIL, f"{', '.join(sorted(fitted & later.names))} is fitted by scoring validation "
