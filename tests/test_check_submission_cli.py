@@ -150,3 +150,11 @@ def test_list_checks_reads_the_registry():
                                            "measures;", "by", "the", "log", "total", "from", "2026-04-24"]
     assert lines[artifact + 2].split()[0] == "WARN" and lines[artifact + 3].split() == ["strict:", "as", "competition"]
     assert lines[artifact + 4].split() == ["cites", "RULES.md", "§1"]
+
+
+def test_scipy_is_imported_only_when_a_significance_test_runs():
+    probe = ("import sys; from golf.checks import check_record; from golf.rules import REGISTRY; "
+             f"check_record({PASSING!r}); print('scipy' in sys.modules); "
+             f"check_record({PASSING!r}, sota=1.24); print('scipy' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO)
+    assert done.stdout.split() == ["False", "True"], done.stderr

@@ -346,3 +346,12 @@ def test_header_buffer_is_bounded_for_logs_without_steps_or_separators(tmp_path)
     assert run.seed.value == 1337
     assert run.final.line == repeats + 2
     assert run.embedded_source is None
+
+
+def test_step_time_from_minute_resolution_lines():
+    """`train_time: 10.0m` on every late step: consecutive steps look 0 ms apart, so the average is used."""
+    steps = "\n".join(f"{step}/20000 train_loss: 2.3 train_time: {min(step, 4900) * 0.1224 / 60:.1f}m tok/s: 6430650"
+                      for step in range(4890, 4921))
+    run = parse_log_text(f"{steps}\nstopping_early: wallclock_cap train_time: 602048ms step: 4920/20000\n", "seed42.log")
+    assert run.train_time_ms.value == 602_048
+    assert run.median_step_ms == pytest.approx(600_000 / 4920, rel=0.01)

@@ -21,7 +21,7 @@ import datetime
 
 from golf.checks import SIZE_CAP_BYTES, artifact_figures, byte_count, model_log, where
 from golf.findings import FAIL, PASS, WARN, Finding
-from golf.source import runtime_code_files
+from golf.source import CODE_SUFFIXES, runtime_code_files
 
 ID = "artifact_size"
 SEVERITY = {
@@ -84,8 +84,9 @@ def _seed_finding(seed: str, computed: int | None, stated: int | None, evidence:
 
 
 def _runtime_code(context, largest: int | None) -> list[Finding]:
-    script = context.record.script
-    if script.decoded is None:
+    script, files = context.record.script, context.record.files
+    others = [name for name in files.files if name != script.name and name.endswith((*CODE_SUFFIXES, ".pyd"))]
+    if script.decoded is None or not others:  # nothing else to run: skip the walk over the script
         return []
     extra = runtime_code_files(script.decoded, context.record.root, script.name)
     if not extra:

@@ -7,14 +7,13 @@ is rejected (README item 4, RULES.md §7). Where a log embeds the script's sourc
 print it first) and it differs from the folder's script, raw or decoded, it is a WARN naming the
 first differing line: merged records often ship a log from an earlier version of the script
 (RULES.md §6). A log that embeds another file of the folder (an eval script) is INFO; one that
-differs only in comments or layout, or whose `Code size:` differs from the bytes on disk, is a
-WARN.
+differs only in comments or blank lines, or whose `Code size:` differs from the bytes on disk, is
+a WARN.
 Example: `WARN train.log embeds a different script than train_gpt.py (first difference at line
 57; 1,195 vs 1,126 lines): the logs came from another version`.
 """
 from __future__ import annotations
 
-import ast
 import sys
 
 from golf.checks import byte_count, where
@@ -74,19 +73,25 @@ def _embedded_source(context) -> list[Finding]:
     others = _other_scripts(context) if differing else {}
     groups: dict[tuple, list] = {}
     for log, embedded in differing:
-        groups.setdefault(_difference(embedded, shipped[0], others, decoded.tree), []).append(log)
+        groups.setdefault(_difference(embedded, shipped[0], others), []).append(log)
     return [_difference_finding(key, logs, name, len(shipped[0])) for key, logs in groups.items()]
 
 
-def _difference(embedded: list[str], shipped: list[str], others: dict[str, list[str]], tree) -> tuple:
+def _difference(embedded: list[str], shipped: list[str], others: dict[str, list[str]]) -> tuple:
     other = next((other for other, lines in others.items() if lines == embedded), None)
     if other:
         return ("other", other)
-    if _same_syntax("\n".join(embedded), tree):
+    if _code_lines(embedded) == _code_lines(shipped):
         return ("layout",)
     first = next((i for i, (a, b) in enumerate(zip(embedded, shipped), start=1) if a != b),
                  min(len(embedded), len(shipped)) + 1)
     return ("different", first, len(embedded))
+
+
+def _code_lines(lines: list[str]) -> list[str]:
+    """The lines with blank lines, whole-line comments and indentation-only changes left out."""
+    stripped = (line.strip() for line in lines)
+    return [line for line in stripped if line and not line.startswith("#")]
 
 
 def _difference_finding(key: tuple, logs: list, name: str, shipped_lines: int) -> Finding:
@@ -94,7 +99,7 @@ def _difference_finding(key: tuple, logs: list, name: str, shipped_lines: int) -
     if key[0] == "other":
         return Finding(ID, INFO, f"{names} {verb} {key[1]}, not {name}", (*(log.name for log in logs), key[1]))
     if key[0] == "layout":
-        return Finding(ID, WARN, f"{names} {verb} a version of {name} that differs only in comments or layout",
+        return Finding(ID, WARN, f"{names} {verb} a version of {name} that differs only in comments or blank lines",
                        (*(log.name for log in logs), name))
     _, first, lines = key
     message = (f"{names} {verb} a different script than {name} (first difference at line {first}; "
@@ -108,13 +113,6 @@ def _other_scripts(context) -> dict[str, list[str]]:
     names = [name for name in files.files if name.endswith(".py") and "/" not in name and name != files.script
              and files.sizes[name] < OTHER_SCRIPT_MAX_BYTES]
     return {name: _normalised((files.root / name).read_bytes().decode("utf-8", "replace")) for name in names}
-
-
-def _same_syntax(text: str, tree: ast.Module | None) -> bool:
-    try:
-        return tree is not None and ast.dump(ast.parse(text)) == ast.dump(tree)
-    except (SyntaxError, ValueError, RecursionError):
-        return False
 
 
 def _logged_code_size(context) -> list[Finding]:

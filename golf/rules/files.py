@@ -85,7 +85,7 @@ def _requirements_warning(context) -> list[Finding]:
 def _imports(tree: ast.Module) -> dict[str, int]:
     """Top-level package name -> first line that imports it."""
     imports: dict[str, int] = {}
-    for node in ast.walk(tree):
+    for node in _statements(tree.body):
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
@@ -95,6 +95,16 @@ def _imports(tree: ast.Module) -> dict[str, int]:
         for name in names:
             imports.setdefault(name.split(".")[0], node.lineno)
     return imports
+
+
+def _statements(body: list[ast.stmt]):
+    """Every statement, nested ones included; imports are statements, so expressions need no visit."""
+    for node in body:
+        yield node
+        for name in ("body", "orelse", "finalbody", "handlers", "cases"):
+            nested = getattr(node, name, None)
+            if isinstance(nested, list):
+                yield from _statements(nested)
 
 
 def _reading_warnings(context) -> list[Finding]:

@@ -30,7 +30,8 @@ CITES = "RULES.md §2"
 TRAIN_LIMIT_MS = 600_000
 OVERRUN_TOLERANCE_MS = 500
 CALIBRATION_FAIL_OVERRUN_MS = 10_000
-# Calibration on tokens the model generates itself touches no training data (PR #1019, RULES §2).
+# Calibration on tokens the model generates itself touches no training data (PR #1019, RULES §2):
+# looked for in the log lines between the clock stop and the Hessian line, not in the embedded source.
 SELF_GENERATED = re.compile(r"autoregressive|self[-_ ]?gen|ar[-_ ]selfgen|generated \d+ (?:seq|sample)", re.IGNORECASE)
 
 
@@ -52,9 +53,10 @@ def check(context) -> list[Finding]:
 def _calibration_ms(log) -> float:
     """GPTQ Hessian time on training data after the clock stopped (logged before it, it was timed already)."""
     run = log.run
-    counted = (run.calibration_s is not None and run.train_time_ms is not None
-               and run.calibration_s.line > run.train_time_ms.line and not SELF_GENERATED.search(log.text))
-    return run.calibration_s.value * 1000 if counted else 0.0
+    if run.calibration_s is None or run.train_time_ms is None or run.calibration_s.line <= run.train_time_ms.line:
+        return 0.0
+    between = "\n".join(log.text.split("\n")[run.train_time_ms.line:run.calibration_s.line])
+    return 0.0 if SELF_GENERATED.search(between) else run.calibration_s.value * 1000
 
 
 def _seed_findings(seed: str, elapsed: float, step: float, calibration: float, evidence) -> list[Finding]:
