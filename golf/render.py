@@ -1,4 +1,5 @@
-"""Turn a checked record (golf.checks.RecordResult) into text, JSON Lines or a markdown table.
+"""Turn a checked record (golf.checks.RecordResult) into text, JSON Lines or a markdown table,
+and the rule registry (golf.rules.REGISTRY) into the --list-checks severity table.
 
 Renderers only format: every status and figure comes from the findings. Text output is one
 line per finding (`PASS  artifact_size  <figure>  (<evidence>)`), the per-seed table, and a

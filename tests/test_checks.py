@@ -447,3 +447,14 @@ def test_context_date_from_the_folder_name_then_submission_json(tmp_path):
     undated = copy_fixture("BaselinePass", tmp_path / "BaselinePass")
     edit_json(date="2026-03-19T04:50:00Z")(undated)
     assert Context(load_record(undated), "strict", "10min_16mb", "", None).date.isoformat() == "2026-03-19"
+
+
+def test_context_analysis_is_built_once_on_first_use(monkeypatch):
+    import golf.analysis
+    from golf.checks import Context
+
+    calls = []
+    monkeypatch.setattr(golf.analysis, "analyse", lambda context: calls.append(context) or object())
+    context = Context(load_record(fixture("BaselinePass")), "strict", "10min_16mb", "", None)
+    assert not calls
+    assert context.analysis is context.analysis and len(calls) == 1
