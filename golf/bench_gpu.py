@@ -30,7 +30,7 @@ from typing import Callable
 from golf.findings import InputError
 from golf.logs import RunLog, parse_log_file
 from golf.render import json_safe
-from golf.runner import _last_error, _terminate
+from golf.runner import last_error_line, terminate_group
 from golf.smoke import TRAINER, data_env, torchrun_command
 
 BENCH_ENV = {
@@ -116,7 +116,7 @@ def execute(run: BenchRun, command: list[str], env: dict[str, str], work_dir: Pa
         try:
             returncode = _wait_reporting(process, run, log_path, on_progress)
         except KeyboardInterrupt:
-            _terminate(process)
+            terminate_group(process)
             returncode = None
     return outcome_of(run, work_dir, returncode)
 
@@ -150,7 +150,7 @@ def outcome_of(run: BenchRun, work_dir: Path, returncode: int | None) -> Outcome
     if returncode is None:
         error = f"interrupted at {progress_note(_read_text(log_path))}"
     elif returncode != 0:
-        error = _last_error(_read_text(console_path).splitlines())
+        error = last_error_line(_read_text(console_path).splitlines())
     elif log is None:
         error = f"exited 0 but wrote no {log_path.name}"
     elif log.final is None:

@@ -99,7 +99,7 @@ def run_seed(run_dir: Path, seed: int, nproc: int = 8, env: dict[str, str] | Non
                 on_progress(tail[-1])
         returncode = process.wait()
     except KeyboardInterrupt:
-        _terminate(process)
+        terminate_group(process)
         partial = _keep_partial(trainer_log, final_path)
         return SeedRun(seed, final_path, "interrupted", process.returncode, f"seed {seed} interrupted{partial}")
     return _finish(seed, returncode, trainer_log, final_path, tail)
@@ -113,11 +113,11 @@ def _finish(seed: int, returncode: int, trainer_log: Path, final_path: Path, tai
         score = parse_log_file(final_path).final
         return SeedRun(seed, final_path, "done", 0, f"seed {seed} done: {score.text}")
     partial = _keep_partial(trainer_log, final_path)
-    reason = _last_error(tail) if returncode != 0 else "exited 0 without a final val_loss/val_bpb line"
+    reason = last_error_line(tail) if returncode != 0 else "exited 0 without a final val_loss/val_bpb line"
     return SeedRun(seed, final_path, "failed", returncode, f"seed {seed} failed (exit {returncode}): {reason}{partial}")
 
 
-def _terminate(process: subprocess.Popen) -> None:
+def terminate_group(process: subprocess.Popen) -> None:
     """SIGTERM the whole torchrun process group, then SIGKILL whatever outlives the grace period."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
@@ -150,7 +150,7 @@ def _remove_if_empty(folder: Path) -> None:
         pass
 
 
-def _last_error(tail: deque[str]) -> str:
+def last_error_line(tail: deque[str]) -> str:
     """The trainer's own `error:` line, else the last exception line that is not torchrun's wrapper."""
     lines = [line.strip() for line in tail]
     for wanted in (lambda line: line.startswith("error:"),
