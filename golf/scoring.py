@@ -34,6 +34,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -181,20 +182,26 @@ def disagreements(case: Case, run: CheckerRun, policy: str) -> tuple[str, ...]:
     """Why the checker's run does not match the case's label; empty when it does."""
     if run.error:
         return (f"checker {run.error}",)
-    must, may = case.expected(policy)
+    must, _ = case.expected(policy)
     failing = set(run.failing)
     reasons = []
     if missing := sorted(must - failing):
         reasons.append(f"missing must_fail {', '.join(missing)}")
-    if case.label == "illegal":
-        if case.must_fail_any and not failing & case.must_fail_any:
-            reasons.append(f"no must_fail_any id ({', '.join(sorted(case.must_fail_any))})")
-    elif case.label == "legal":
-        if unexpected := sorted((failing & COMPLIANCE_IDS) - must - may):
-            reasons.append(f"compliance FAIL on a legal case: {', '.join(unexpected)}")
-    elif unexpected := sorted(failing - must - may):
-        reasons.append(f"unexpected FAIL {', '.join(unexpected)}")
+    if case.label == "illegal" and case.must_fail_any and not failing & case.must_fail_any:
+        reasons.append(f"no must_fail_any id ({', '.join(sorted(case.must_fail_any))})")
+    if unexpected := unexpected_fails(case, run, policy):
+        kind = "compliance FAIL on a legal case:" if case.label == "legal" else "unexpected FAIL"
+        reasons.append(f"{kind} {', '.join(unexpected)}")
     return tuple(reasons)
+
+
+def unexpected_fails(case: Case, run: CheckerRun, policy: str) -> list[str]:
+    """FAIL ids the label does not allow: any outside must/may on accepted, compliance ones on legal."""
+    if case.label == "illegal":
+        return []
+    must, may = case.expected(policy)
+    judged = set(run.failing) if case.label == "accepted" else set(run.failing) & COMPLIANCE_IDS
+    return sorted(judged - must - may)
 
 
 def evidence_at_cited_place(case: Case, run: CheckerRun) -> bool | None:
@@ -246,13 +253,15 @@ def score_corpus(corpus: Path, policy: str, jobs: int = 1, timeout_s: float = DE
 
 
 def totals(rows: list[Row]) -> dict:
-    """Agreement per label and overall, illegal evidence at a cited place, median and max wall seconds."""
+    """Agreement per label and overall, unexpected FAILs per id, illegal evidence at a cited place, wall seconds."""
     figures: dict = {}
     for label in LABELS:
         labelled = [row for row in rows if row.case.label == label]
         figures[label] = {"agree": sum(row.agrees for row in labelled), "cases": len(labelled)}
     figures["illegal_evidence_cited"] = {"cited": sum(row.evidence_cited is True for row in rows),
                                          "flagged": sum(row.evidence_cited is not None for row in rows)}
+    unexpected = Counter(check_id for row in rows for check_id in unexpected_fails(row.case, row.run, row.policy))
+    figures["unexpected_fail_ids"] = dict(unexpected.most_common())
     seconds = [row.run.seconds for row in rows]
     figures["all"] = {"agree": sum(row.agrees for row in rows), "cases": len(rows)}
     figures["median_s"] = round(statistics.median(seconds), 3)

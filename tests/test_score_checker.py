@@ -73,6 +73,14 @@ def test_disagreement_reasons(tmp_path, label, changes, reason):
     assert not row.agrees
 
 
+def test_totals_count_unexpected_fails_per_id(tmp_path):
+    cases = [relabelled("accepted_no_log", may_fail=[]), relabelled("illegal_slot", label="legal"),
+             relabelled("illegal_slot", case="extra FAILs are not held against an illegal case")]
+    figures = totals(score(write_corpus(tmp_path, cases)))
+    assert figures["unexpected_fail_ids"] == {"seeds": 1, "slot": 1}
+    assert figures["all"] == {"agree": 1, "cases": 3}
+
+
 def test_legal_case_may_fail_a_rule_that_is_not_compliance(tmp_path):
     folder = fake_folder(tmp_path, {"competition": ["train_time"]})
     [row] = score(write_corpus(tmp_path, [relabelled("illegal_slot", label="legal", folder=folder)]))
@@ -150,6 +158,8 @@ def test_exit_codes_table_and_progress(tmp_path):
     assert "    unexpected FAIL seeds" in disagreeing.stdout
     assert "    FAIL seeds: fake seeds failure  (train_gpt.py:1)" in disagreeing.stdout
     assert "1/1 flagged (a figure, not agreement)" in agreeing.stdout
+    assert "unexpected FAILs by id                  none" in agreeing.stdout
+    assert "unexpected FAILs by id                  seeds 1" in disagreeing.stdout
     bad = run_tool(str(tmp_path / "nowhere"))
     assert bad.returncode == 2 and bad.stdout == ""
     assert bad.stderr.count("\n") == 1 and bad.stderr.startswith("error: ")

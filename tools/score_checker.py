@@ -88,6 +88,8 @@ def render_table(rows: list[Row], verbose: bool) -> str:
 def render_totals(figures: dict, policy: str, jobs: int) -> str:
     width = max(len(title) for _, title in TOTAL_LINES)
     lines = [f"{title:<{width}}  {figures[label]['agree']}/{figures[label]['cases']}" for label, title in TOTAL_LINES]
+    unexpected = ", ".join(f"{check_id} {count}" for check_id, count in figures["unexpected_fail_ids"].items())
+    lines.append(f"{'unexpected FAILs by id':<{width}}  {unexpected or 'none'}")
     cited = figures["illegal_evidence_cited"]
     lines.append(f"{'illegal evidence where why points':<{width}}  {cited['cited']}/{cited['flagged']} flagged "
                  "(a figure, not agreement)")
