@@ -1064,6 +1064,28 @@ class Analysis:
 
     # Shared views.
 
+    def site(self, function: Function, node: ast.AST, kind: str, what: str = "") -> Event:
+        """An event for any node of `function`, with the loops and `if` guards around it, for rules
+        that look for shapes the walker does not record."""
+        loops, guards = [], []
+        body = function.node.body if hasattr(function.node, "body") else []
+        while body:
+            statement = next((s for s in body if s.lineno <= node.lineno <= (s.end_lineno or s.lineno)), None)
+            if statement is None or statement is node or isinstance(statement, (ast.FunctionDef, ast.ClassDef)):
+                break
+            inner = next(((branch, getattr(statement, branch)) for branch in ("body", "orelse", "finalbody")
+                          if _holds(getattr(statement, branch, None), node)), None)
+            if inner is None:
+                break
+            if isinstance(statement, ast.If):
+                guards.append((statement.test, inner[0] == "body", "if"))
+            elif isinstance(statement, (ast.For, ast.AsyncFor, ast.While)) and inner[0] == "body":
+                loops.append(statement)
+                guards.append((statement, True, "loop") if isinstance(statement, (ast.For, ast.AsyncFor))
+                              else (statement.test, True, "loop"))
+            body = inner[1]
+        return Event(kind, node.lineno, node.col_offset, function, tuple(loops), tuple(guards), what=what)
+
     def where(self, *events) -> tuple[str, ...]:
         lines = sorted({e.line for e in events if e is not None and e.line})
         return tuple(f"{self.source_name}:{line}" for line in lines[:12])
@@ -1187,6 +1209,21 @@ def common_loops(a: Event, b: Event) -> list:
 
 def _loop_vars(loop: ast.AST) -> set[str]:
     return set(names_in(loop.target)) if isinstance(loop, (ast.For, ast.AsyncFor)) else set()
+
+
+def own_nodes(function: Function):
+    """The nodes of one function's body, without those of functions or classes defined inside it."""
+    pending = list(ast.iter_child_nodes(function.node))
+    while pending:
+        node = pending.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        yield node
+        pending.extend(ast.iter_child_nodes(node))
+
+
+def _holds(body, node: ast.AST) -> bool:
+    return isinstance(body, list) and any(s.lineno <= node.lineno <= (s.end_lineno or s.lineno) for s in body)
 
 
 def _throwaway(function: ast.AST, name: str, end: int) -> bool:

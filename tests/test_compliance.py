@@ -1,23 +1,25 @@
-"""golf.compliance: one verdict per rule, on real fixture scripts, plain and packed."""
+"""The compliance rules (golf/rules, on golf.analysis): one verdict per rule, on fixture scripts, plain and packed."""
 from __future__ import annotations
 
 import ast
 import base64
+import datetime
 import inspect
 import lzma
 import re
 import zlib
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
-from golf.compliance import POLICIES, RULES, check_compliance
+from golf.analysis import POLICIES, analyse_source
 from golf.findings import FAIL, INFO, PASS, STATUSES, WARN, InputError
+from golf.rules import COMPLIANCE
 from golf.source import decode_file, decode_source
 
 FIXTURES = Path(__file__).parent / "fixtures" / "compliance"
-RULE_IDS = ["ttt", "pre_eval_ttt", "rescoring", "ngram_target_leak", "slot", "val_in_training", "val_in_artifact",
-            "network", "train_data_in_eval"]
+RULE_IDS = [module.ID for module in COMPLIANCE]
 
 QUANT = "    quant_obj = quantize_state_dict_int8(model.state_dict())\n"
 TTT_CALL = "        ttt_loss, ttt_bpb = eval_val_sliding_ttt(args, model, device, val_tokens, base_bytes_lut, args.eval_stride)\n"
@@ -42,6 +44,18 @@ SPLIT_LOADER = """def read_split(root, split):
 
 
 def collect_hessians("""
+
+# C source compiled at run time: the token's NLL spread over its bytes, mixed in log space with a byte model.
+NATIVE_PPM = '''def build_native_mixer():
+    source = """
+double mix_byte(double nll, int nb, double byte_logp, double lam_log, double rest_log) {
+    double nn_logp = -nll / (double)nb;
+    double a = lam_log + nn_logp, c = rest_log + byte_logp, m = a > c ? a : c;
+    return m + log(exp(a - m) + exp(c - m));
+}
+"""
+    with open("mixer.c", "w") as f:
+        f.write(source)'''
 
 # Variants that differ from a fixture file in a few lines, so each hard case differs in exactly
 # the code under test: name -> (base fixture, [(old, new), ...]).
@@ -85,8 +99,25 @@ DERIVED = {
                                            ("args.vocab_size, device=device, requires_grad=True", "args.vocab_size, device=device, requires_grad=_B"),
                                            ('"SLOT_ENABLED", "1"', '"SLOT_ENABLED", "0"'),
                                            ("    if args.slot_enabled:", '    use_slot = getattr(args, "slot_enabled", _C)\n    if use_slot:')]),
+    "smear_bos_masked": ("smear_lookback.py", [("            x = torch.cat([x[:, :1], x[:, 1:] + g * x[:, :-1]], dim=1)",
+                                                 "            not_bos = (input_ids[:, 1:] != BOS_ID).unsqueeze(-1).to(x.dtype)\n"
+                                                 "            x = torch.cat([x[:, :1], x[:, 1:] + g * x[:, :-1] * not_bos], dim=1)")]),
+    "smear_gated_off": ("smear_lookback.py", [('"SMEAR_ENABLED", "1"', '"SMEAR_ENABLED", "0"')]),
+    "ppm_gated_off": ("ppm_byte_mixture.py", [('"MIX_ENABLED", "1"', '"MIX_ENABLED", "0"')]),
+    "ppm_native": ("ppm_byte_mixture.py", [("def main():", NATIVE_PPM + "\n\ndef main():"),
+                                           ("    if args.mix_enabled:", "    build_native_mixer()\n    if args.mix_enabled:")]),
     "network_uncalled_helper": ("legal_baseline.py", [("# TRAINING\n", "def download_shards(n):\n    import urllib.request\n    for i in range(n):\n        urllib.request.urlretrieve(f\"https://huggingface.co/datasets/willdepueoai/parameter-golf/resolve/main/fineweb_train_{i:06d}.bin\", f\"fineweb_train_{i:06d}.bin\")\n\n\n# TRAINING\n")]),
 }
+
+
+def check_compliance(source, logs: dict[str, str] | None = None, policy: str = "strict",
+                     source_name: str = "train_gpt.py", date=None, readme: str = "") -> list:
+    """Every compliance rule on one script, through the slice of golf.checks.Context the rules read."""
+    record = SimpleNamespace(logs=[SimpleNamespace(name=name, text=text) for name, text in (logs or {}).items()],
+                             readme_text=readme, files=SimpleNamespace(readme="README.md"))
+    context = SimpleNamespace(analysis=analyse_source(source, logs, policy, source_name), policy=policy, date=date,
+                              record=record)
+    return [finding for module in COMPLIANCE for finding in module.check(context)]
 
 
 def fixture_text(name: str) -> str:
@@ -183,6 +214,21 @@ CASES = [
     ("val_in_artifact", "gptq_val_calib", "strict", (), PASS),
     ("val_in_artifact", "legal_baseline", "strict", (), PASS),
     ("val_in_artifact", "lora_ttt_adapter", "strict", (), PASS),
+    # normalization: token probabilities spread over bytes and mixed with a byte model.
+    ("normalization", "ppm_byte_mixture", "competition", (), FAIL),
+    ("normalization", "ppm_native", "strict", (), FAIL),
+    ("normalization", "ppm_gated_off", "competition", (), INFO),
+    ("normalization", "ngram_causal_tilt", "competition", (), PASS),
+    ("normalization", "legal_baseline", "competition", (), PASS),
+    # cross_document_leak: undated means judged now, after the ruling (dated cases: their own test).
+    ("cross_document_leak", "smear_lookback", "competition", (), FAIL),
+    ("cross_document_leak", "smear_bos_masked", "competition", (), PASS),
+    ("cross_document_leak", "smear_gated_off", "competition", (), INFO),
+    ("cross_document_leak", "legal_baseline", "strict", (), PASS),
+    # val_train_overlap: read from the logs.
+    ("val_train_overlap", "legal_baseline", "competition", ("overlap_shards.log",), FAIL),
+    ("val_train_overlap", "legal_baseline", "competition", ("valonly_dataset.log",), FAIL),
+    ("val_train_overlap", "legal_baseline", "competition", ("canonical_shards.log",), PASS),
     # network.
     ("network", "legal_baseline", "strict", (), PASS),
     ("network", "network_eval_download", "strict", (), FAIL),
@@ -203,7 +249,7 @@ def test_rule_verdict(rule_id, fixture, policy, log_files, expected):
     finding = verdicts(fixture_text(fixture), policy, logs(*log_files))[rule_id]
     assert finding.status == expected, finding
     if expected in (FAIL, WARN):
-        assert finding.evidence and all(re.fullmatch(r"train_gpt\.py:\d+", e) for e in finding.evidence)
+        assert finding.evidence and all(re.fullmatch(r"(train_gpt\.py|\w+\.log):\d+", e) for e in finding.evidence)
 
 
 ALL_FIXTURES = sorted({p.stem for p in FIXTURES.glob("*.py")} | set(DERIVED))
@@ -321,7 +367,7 @@ def test_packed_variants_get_the_same_verdicts(fixture, packing):
     assert {k: f.status for k, f in packed.items()} == {k: f.status for k, f in plain.items()}
     if same_lines:
         assert {k: f.evidence for k, f in packed.items()} == {k: f.evidence for k, f in plain.items()}
-        assert all("decoded from" in f.message for f in packed.values())
+        assert all("decoded from" in f.message for f in packed.values() if f.id != "val_train_overlap")
 
 
 def test_minifier_really_packs_statements():
@@ -351,12 +397,30 @@ def test_booby_trapped_script_is_only_read(tmp_path, monkeypatch, packed):
 # --- the registry and the entry point --------------------------------------------------------------
 
 
-def test_registry_lists_every_rule_once_with_its_documentation():
-    assert [rule.id for rule in RULES] == RULE_IDS
-    for rule in RULES:
-        assert rule.id == rule.module.ID and rule.doc == inspect.getdoc(rule.module)
-        assert len(rule.doc.splitlines()) >= 3 and "RULES" in rule.doc
-        assert set(rule.module.SEVERITY) == set(POLICIES) and rule.module.CITES.startswith("RULES.md §")
+def test_every_compliance_rule_follows_the_module_contract():
+    assert set(RULE_IDS) == {"ttt", "pre_eval_ttt", "rescoring", "ngram_target_leak", "normalization", "slot",
+                             "cross_document_leak", "val_in_training", "val_train_overlap", "val_in_artifact",
+                             "train_data_in_eval", "network"}
+    for module in COMPLIANCE:
+        doc = inspect.getdoc(module)
+        assert module.__name__ == f"golf.rules.{module.ID}"
+        assert len(doc.splitlines()) >= 3 and "RULES" in doc
+        assert set(module.SEVERITY) == set(POLICIES) and module.CITES.startswith("RULES.md §")
+
+
+@pytest.mark.parametrize("date, expected", [(datetime.date(2026, 3, 20), WARN), (datetime.date(2026, 4, 30), FAIL)])
+def test_bos_ruling_fails_records_dated_after_it_and_warns_before(date, expected):
+    source = decode_source(fixture_text("smear_lookback").encode())
+    [finding] = [f for f in check_compliance(source, {}, "competition", date=date) if f.id == "cross_document_leak"]
+    assert finding.status == expected and str(date) in finding.message
+    assert finding.evidence == (f"train_gpt.py:{line_of(fixture_text('smear_lookback'), 'g * x[:, :-1]')}",)
+
+
+def test_validation_shard_linked_as_training_in_the_readme_fails():
+    readme = "```\nln -s data/fineweb_val_000000.bin data/valonly/fineweb_train_000000.bin\n```\n"
+    source = decode_source(fixture_text("legal_baseline").encode())
+    [finding] = [f for f in check_compliance(source, {}, "competition", readme=readme) if f.id == "val_train_overlap"]
+    assert finding.status == FAIL and finding.evidence == ("README.md:2",)
 
 
 def test_unknown_policy_is_an_input_error():
@@ -364,9 +428,10 @@ def test_unknown_policy_is_an_input_error():
         check_compliance(decode_source(b"x = 1\n"), {}, "lenient")
 
 
-def test_unparsable_source_warns_on_every_rule():
-    findings = check_compliance(decode_source(b"def broken(:\n"), {}, "strict")
-    assert [f.status for f in findings] == [WARN] * len(RULE_IDS)
+def test_unparsable_source_warns_on_every_rule_that_reads_the_script():
+    findings = [f for f in check_compliance(decode_source(b"def broken(:\n"), {}, "strict")
+                if f.id != "val_train_overlap"]
+    assert [f.status for f in findings] == [WARN] * (len(RULE_IDS) - 1)
     assert all("line 1" in f.message for f in findings)
 
 

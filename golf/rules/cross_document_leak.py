@@ -1,0 +1,84 @@
+"""Cross-document leakage: a one-token lookback (SmearGate) that does not mask BOS (RULES E14).
+
+Catches a gate that mixes the previous position's state into each position, such as
+`x[:, 1:] + g * x[:, :-1]` or `F.pad(x[:, :-1], (0, 0, 1, 0)) * w`, in a function that never
+refers to BOS (`not_bos = input_ids[:, 1:] != BOS_ID`): in a packed stream the last token of
+document N then reaches the BOS of document N+1. The ruling dates from the late-April audit of
+PR #1797, the first submission held to it: a record dated on or after it FAILs, an earlier one
+(merged without the mask) WARNs. Token-id hashes with constant multipliers (BigramHash, E8) are
+not lookbacks of this kind.
+"""
+from __future__ import annotations
+
+import ast
+import datetime
+
+from golf.analysis import Hit, Unanalysable, own_nodes, verdict
+from golf.findings import FAIL, WARN, Finding
+
+ID = "cross_document_leak"
+SEVERITY = {
+    "competition": {"FAIL": "a live lookback without a BOS mask, dated on or after the ruling",
+                    "WARN": "the same, dated before the ruling"},
+    "strict": {"FAIL": "a live lookback without a BOS mask, dated on or after the ruling",
+               "WARN": "the same, dated before the ruling"},
+}
+CITES = "RULES.md §4 E14"
+RULING = datetime.date(2026, 4, 24)   # the cocohearts audit applied it to PR #1797, opened that day
+MARKERS = r"smear"
+
+
+def check(context) -> list[Finding]:
+    a = context.analysis
+    if isinstance(a, Unanalysable):
+        return [a.finding(ID)]
+    date = getattr(context, "date", None)
+    enforced = date is None or date >= RULING
+    when = f"dated {date}" if date else "undated"
+    status = FAIL if enforced else WARN
+    ruling = (f"{when}, on or after the {RULING} ruling" if enforced
+              else f"{when}, before the {RULING} ruling: accepted then, masked BOS required since")
+    hits = [Hit(status, f"one-token lookback in {function.name}() mixes position t-1 into t without masking BOS, "
+                        f"so each document's last token leaks into the next document (E14); {ruling}",
+                (a.site(function, node, "LOOKBACK"),))
+            for function in a.program.functions if not _masks_bos(function.node)
+            for node in _lookbacks(function)]
+    return [verdict(a, ID, hits, "no one-token lookback without a BOS mask", MARKERS)]
+
+
+def _lookbacks(function):
+    """Products of a gate and the previous position's state, one per line."""
+    shifted = {target.id for node in own_nodes(function) if isinstance(node, ast.Assign)
+               and any(_previous_slice(n) for n in ast.walk(node.value))
+               for target in node.targets if isinstance(target, ast.Name)}
+    lines = {}
+    for node in own_nodes(function):
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
+            operands = (node.left, node.right)
+            if any(isinstance(o, ast.Constant) for o in operands):
+                continue
+            if any(_previous(o, shifted) for o in operands):
+                lines.setdefault(node.lineno, node)
+    return sorted(lines.values(), key=lambda n: n.lineno)
+
+
+def _previous(node: ast.expr, shifted: set[str]) -> bool:
+    if isinstance(node, ast.Name):
+        return node.id in shifted
+    return _previous_slice(node) or (isinstance(node, ast.Call) and any(_previous_slice(a) for a in node.args))
+
+
+def _previous_slice(node: ast.AST) -> bool:
+    """`x[:, :-1]`: every position but the last along the sequence axis."""
+    if not isinstance(node, ast.Subscript) or not isinstance(node.slice, ast.Tuple) or len(node.slice.elts) < 2:
+        return False
+    first, second = node.slice.elts[:2]
+    return (isinstance(first, ast.Slice) and first.lower is None and first.upper is None
+            and isinstance(second, ast.Slice) and second.lower is None and second.step is None
+            and isinstance(second.upper, ast.UnaryOp) and isinstance(second.upper.op, ast.USub)
+            and getattr(second.upper.operand, "value", None) == 1)
+
+
+def _masks_bos(function: ast.AST) -> bool:
+    names = {getattr(n, "id", None) or getattr(n, "attr", None) or getattr(n, "arg", None) for n in ast.walk(function)}
+    return any(name and "bos" in name.lower() for name in names)
