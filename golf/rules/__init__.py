@@ -17,15 +17,15 @@ import inspect
 from dataclasses import dataclass
 from types import ModuleType
 
-from golf.rules import (artifact_size, bpb_bytes, code, eval_time, files, final_line, hardware, network,
-                        ngram_target_leak, pre_eval_ttt, provenance, rescoring, seeds, significance, slot,
-                        submission_json, track, train_data_in_eval, train_time, ttt, val_in_artifact,
-                        val_in_training)
+from golf.rules import (artifact_size, bpb_bytes, code, cross_document_leak, eval_time, files, final_line, hardware,
+                        network, ngram_target_leak, normalization, pre_eval_ttt, provenance, rescoring, seeds,
+                        significance, slot, submission_json, track, train_data_in_eval, train_time, ttt,
+                        val_in_artifact, val_in_training, val_train_overlap)
 
 # Evaluation legality (RULES.md §4), judged on golf.analysis's model of the script.
 COMPLIANCE: tuple[ModuleType, ...] = (
-    ttt, pre_eval_ttt, rescoring, ngram_target_leak, slot, val_in_training, val_in_artifact, network,
-    train_data_in_eval,
+    ttt, pre_eval_ttt, rescoring, ngram_target_leak, normalization, slot, cross_document_leak,
+    val_in_training, val_train_overlap, val_in_artifact, train_data_in_eval, network,
 )
 RULES: tuple[ModuleType, ...] = (
     track, files, submission_json, code, provenance, artifact_size, train_time, eval_time, seeds, final_line,
