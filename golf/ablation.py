@@ -41,8 +41,8 @@ from golf.smoke import SMOKE_ENV, TINY_ENV
 from golf.stats import RECORD_MARGIN_NATS, mean_std, one_sample_vs_sota, paired_test
 
 # The smoke model (4x128, seq 256) on 4,096-token batches for 200 steps, validated every 25 steps
-# (8 points of a trajectory) with the final model's predictive entropy: ~1-2 min a run on
-# 2 CPU processes. The long arm runs LONG_FACTOR x the steps for the trajectory question.
+# (8 points of a trajectory) with the final model's predictive entropy: about 2 min a run on one
+# CPU core. The long arm runs LONG_FACTOR x the steps for the trajectory question.
 ABLATION_ENV = {
     **SMOKE_ENV,
     "TRAIN_BATCH_TOKENS": "4096",
@@ -339,7 +339,7 @@ def _delta_cell(point: tuple[float, float | None] | None) -> str:
     return _num(delta, 4, signed=True) + ("*" if p is not None and p < 0.05 else "")
 
 
-def describe(arm: Arm, stats: DataStats, nproc: int, data_dir: Path) -> list[str]:
+def describe(arm: Arm, stats: DataStats, data_dir: Path, nproc: int, jobs: int) -> list[str]:
     """The lines that say what an arm ran: model, steps, tokens seen, epochs, data order."""
     env = arm.env
     return [
@@ -347,7 +347,7 @@ def describe(arm: Arm, stats: DataStats, nproc: int, data_dir: Path) -> list[str
         f"{env['NUM_LAYERS']} layers x {env['MODEL_DIM']} dim, vocab {env['VOCAB_SIZE']}, "
         f"seq {env['TRAIN_SEQ_LEN']}, {int(env['ITERATIONS'])} steps x {int(env['TRAIN_BATCH_TOKENS']):,} tokens "
         f"(warmdown {env['WARMDOWN_ITERS']}, validation every {env['VAL_LOSS_EVERY']} steps), nproc {nproc}, "
-        f"OMP_NUM_THREADS={env['OMP_NUM_THREADS']}",
+        f"OMP_NUM_THREADS={env['OMP_NUM_THREADS']}, {jobs} run(s) at a time",
         f"data {data_dir}: train {stats.train_tokens:,} tokens, val {stats.val_tokens:,} tokens "
         "(disjoint documents)",
         f"each {arm.name}-arm run sees {stats.tokens_per_run:,} training tokens = {stats.epochs:.2f} epochs, "

@@ -69,13 +69,15 @@ def seed_env(seed: int) -> dict[str, str]:
 
 
 def run_seed(run_dir: Path, seed: int, nproc: int = 8, env: dict[str, str] | None = None,
-             on_progress: Callable[[str], None] | None = None, script: str = "train_gpt.py") -> SeedRun:
+             on_progress: Callable[[str], None] | None = None, script: str = "train_gpt.py",
+             on_start: Callable[[subprocess.Popen], None] | None = None) -> SeedRun:
     """Run `torchrun --standalone --nproc_per_node=nproc script` in run_dir for one seed.
 
     The child gets os.environ + env + seed_env(seed). Each stdout/stderr line of the child is
-    passed, without its newline, to on_progress. A complete train_seed<seed>.log is never
-    re-run ("skipped"). Ctrl-C terminates the torchrun process group and returns "interrupted";
-    callers stop their seed loop on it.
+    passed, without its newline, to on_progress; on_start gets the process (a caller running
+    seeds in threads terminates it with terminate_group). A complete train_seed<seed>.log is
+    never re-run ("skipped"). Ctrl-C terminates the torchrun process group and returns
+    "interrupted"; callers stop their seed loop on it.
     """
     run_dir = Path(run_dir)
     final_path = seed_log_path(run_dir, seed)
@@ -91,6 +93,8 @@ def run_seed(run_dir: Path, seed: int, nproc: int = 8, env: dict[str, str] | Non
     process = subprocess.Popen(command, cwd=run_dir, env=run_env({**(env or {}), **seed_env(seed)}),
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
                                errors="replace", start_new_session=True)
+    if on_start is not None:
+        on_start(process)
     tail: deque[str] = deque(maxlen=TAIL_LINES)
     try:
         for line in process.stdout:

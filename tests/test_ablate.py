@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -167,3 +169,38 @@ def test_ablation_runs_pairs_reports_a_failed_variant_and_resumes(tmp_path, smok
     assert second.returncode == 0, second.stderr
     assert second.stdout.count("skipped: ") == 8
     assert json.loads((out / "ablation.json").read_text())["arms"]["short"]["rows"] == report["arms"]["short"]["rows"][:2]
+
+
+def test_ctrl_c_stops_both_jobs_and_keeps_no_complete_log(tmp_path, smoke_data):
+    out = tmp_path / "ablation"
+    command = [sys.executable, str(TOOL), "--config", "tiny", "--seeds", "1", "--steps", "100000", "--long-steps", "0",
+               "--nproc", "1", "--jobs", "2", "--data", str(smoke_data), "--out", str(out),
+               "--variant", "bpb=BPB_WEIGHTED_LOSS=1"]
+    # A background job of a non-interactive shell inherits SIGINT ignored: give the child the default.
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    started = set()
+    for line in process.stdout:
+        if "step 2/100000" in line:
+            started.add(line.split("]")[1].split()[0])
+        if started == {"baseline", "bpb"}:
+            break
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130 and "Traceback" not in stderr, stderr
+    assert stdout.count("interrupted: seed 1 interrupted") == 2, stdout[-1500:] and "re-run the same command" in stdout
+    for variant in ("baseline", "bpb"):
+        assert not (out / variant / "train_seed1.log").exists() and (out / variant / "train_seed1.log.partial").is_file()
+        assert processes_in(out / variant) == []
+
+
+def processes_in(folder: Path) -> list[int]:
+    """Live processes whose working directory is the folder (the trainer runs there)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and os.readlink(entry / "cwd") == str(folder):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found

@@ -5,9 +5,10 @@
     python tools/ablate.py --variant pg1=PRECISION_GAIN=1.0 --seeds 2 --steps 60 --long-steps 0 --out /tmp/sweep
 
 Two arms: the short arm runs every variant (OUT/<variant>/); the long arm runs baseline and bpb at
---long-steps (OUT/long/<variant>/) to see whether a gap closes or widens with training. Runs go
-seed by seed (the variant order rotates by one each seed) through golf.runner, so an interrupted
-ablation resumes where it stopped and skips completed runs. The trainer is copied to
+--long-steps (OUT/long/<variant>/) to see whether a gap closes or widens with training. --jobs
+runs go at a time, the long arm's first, then seed by seed (the variant order rotates by one each
+seed), through golf.runner, so an interrupted ablation resumes where it stopped and skips
+completed runs. The trainer is copied to
 OUT/train_gpt.py on first start and that copy runs every time, so a resumed ablation keeps
 comparing like with like. Writes OUT/ablation.md, OUT/ablation.json and, with matplotlib,
 OUT/delta_bpb.png (Δval_bpb against step, one line per variant).
@@ -20,15 +21,18 @@ import argparse
 import importlib.util
 import shutil
 import sys
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from golf import ablation  # noqa: E402
 from golf.findings import InputError  # noqa: E402
-from golf.runner import SeedProgress, run_seed  # noqa: E402
+from golf.runner import SeedProgress, run_seed, terminate_group  # noqa: E402
 from golf.smoke import REPO_ROOT, TRAINER, build_smoke_data, data_env  # noqa: E402
 
 DEFAULT_OUT = REPO_ROOT / "ablation"
@@ -47,8 +51,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="short-arm ITERATIONS, warmdown over the last 30%%, 8 validations (default: the config's, 200)")
     parser.add_argument("--long-steps", type=int, default=None,
                         help="long-arm ITERATIONS (baseline and bpb; default 4x the short arm's; 0 skips the arm)")
-    parser.add_argument("--nproc", type=int, default=2,
-                        help="processes per run for torchrun (default 2: one per core; the batch is split)")
+    parser.add_argument("--jobs", type=int, default=2,
+                        help="runs at a time (default 2: one per core; each run is deterministic for its seed)")
+    parser.add_argument("--nproc", type=int, default=1,
+                        help="processes per run for torchrun (default 1: on CPU, splitting a run costs more than it gains)")
     parser.add_argument("--threads", type=int, default=1,
                         help="OMP_NUM_THREADS per process (default 1: threads beside a busy core spin and stall)")
     parser.add_argument("--config", choices=sorted(ablation.CONFIGS), default="ablation",
@@ -58,8 +64,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "tokenizer.model (default ablation/docs_data)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results folder (default ablation/)")
     args = parser.parse_args(argv)
-    if args.seeds < 1 or args.nproc < 1 or args.threads < 1 or (args.steps is not None and args.steps < 1):
-        parser.error("--seeds, --steps, --nproc and --threads must be at least 1")
+    if min(args.seeds, args.jobs, args.nproc, args.threads) < 1 or (args.steps is not None and args.steps < 1):
+        parser.error("--seeds, --steps, --jobs, --nproc and --threads must be at least 1")
     if args.long_steps is not None and args.long_steps < 0:
         parser.error("--long-steps must be 0 (no long arm) or more")
     return args
@@ -106,22 +112,48 @@ def progress_printer(label: str, seed: int) -> Callable[[str], None]:
     return show
 
 
-def run_arm(args, arm: ablation.Arm, trainer: Path, results: list) -> bool:
-    """Seed-major order, so that a stopped ablation has whole seeds to pair; False when interrupted."""
-    variants, total = list(arm.variants), arm.seeds * len(arm.variants)
-    for seed in range(1, arm.seeds + 1):
-        turn = (seed - 1) % len(variants)  # rotate, so that a change in machine load hits no variant alone
-        for number, variant in enumerate(variants[turn:] + variants[:turn], start=1):
-            label = f"[{arm.name} {(seed - 1) * len(variants) + number}/{total}] {variant.name}"
-            run_dir = args.out / arm.folder / variant.name
-            run_dir.mkdir(parents=True, exist_ok=True)
-            seed_run = run_seed(run_dir, seed, args.nproc, {**arm.env, **variant.env},
-                                progress_printer(label, seed), str(trainer))
-            print(f"{label}  {seed_run.status}: {seed_run.message}", flush=True)
-            results.append(ablation.result_from_seed_run(arm.name, variant.name, seed_run))
-            if seed_run.status == "interrupted":
-                return False
-    return True
+def tasks_in_order(arms: list[ablation.Arm]) -> list[tuple[ablation.Arm, ablation.Variant, int]]:
+    """The long arm first (its runs are the longest), each arm seed by seed so that a stopped
+    ablation has whole seeds to pair; the variant order rotates by one each seed, so that a change
+    in machine load hits no variant alone."""
+    tasks = []
+    for arm in sorted(arms, key=lambda arm: arm.name != "long"):
+        variants = list(arm.variants)
+        for seed in range(1, arm.seeds + 1):
+            turn = (seed - 1) % len(variants)
+            tasks += [(arm, variant, seed) for variant in variants[turn:] + variants[:turn]]
+    return tasks
+
+
+def run_all(args, arms: list[ablation.Arm], trainer: Path) -> tuple[list[ablation.RunResult], bool]:
+    """--jobs runs at a time; (results in task order, True unless Ctrl-C stopped the ablation)."""
+    tasks = tasks_in_order(arms)
+    stop, live = threading.Event(), set()
+
+    def work(number: int, arm: ablation.Arm, variant: ablation.Variant, seed: int) -> ablation.RunResult | None:
+        if stop.is_set():
+            return None
+        label = f"[{number}/{len(tasks)} {arm.name}] {variant.name}"
+        run_dir = args.out / arm.folder / variant.name
+        run_dir.mkdir(parents=True, exist_ok=True)
+        seed_run = run_seed(run_dir, seed, args.nproc, {**arm.env, **variant.env}, progress_printer(label, seed),
+                            str(trainer), on_start=live.add)
+        if stop.is_set() and seed_run.status == "failed":
+            seed_run = replace(seed_run, status="interrupted", message=f"seed {seed} interrupted by Ctrl-C")
+        print(f"{label}  {seed_run.status}: {seed_run.message}", flush=True)
+        return ablation.result_from_seed_run(arm.name, variant.name, seed_run)
+
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        futures = [pool.submit(work, number, *task) for number, task in enumerate(tasks, start=1)]
+        try:
+            for future in futures:
+                future.result()
+        except KeyboardInterrupt:
+            stop.set()
+            for process in list(live):
+                terminate_group(process)
+    results = [future.result() for future in futures]
+    return [result for result in results if result is not None], not stop.is_set()
 
 
 def report(args, arms, results, elapsed: str, argv) -> None:
@@ -130,7 +162,7 @@ def report(args, arms, results, elapsed: str, argv) -> None:
     for arm in arms:
         arm_results = [r for r in results if r.arm == arm.name]
         rows[arm.name] = ablation.compare(arm_results, list(arm.variants))
-        header = ablation.describe(arm, stats[arm.name], args.nproc, shown(args.data))
+        header = ablation.describe(arm, stats[arm.name], shown(args.data), args.nproc, args.jobs)
         trajectory = ablation.render_trajectory(ablation.trajectory(arm_results, list(arm.variants)))
         sections += [(f"{arm.name} arm", header, ablation.render_markdown(rows[arm.name])),
                      (f"{arm.name} arm: Δval_bpb by step", [], trajectory)]
@@ -176,7 +208,6 @@ def minutes(seconds: float, skipped: int, total: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
-    results: list[ablation.RunResult] = []
     try:
         variants = ablation.with_baseline([ablation.parse_variant(s) for s in args.variant]
                                           if args.variant else list(ablation.DEFAULT_VARIANTS))
@@ -187,9 +218,9 @@ def main(argv: list[str] | None = None) -> int:
         ablation.check_manifest(args.out, arms)
         trainer = freeze_trainer(args.out)
         for arm in arms:
-            print("\n".join(ablation.describe(arm, ablation.data_stats(args.data, arm.env), args.nproc,
-                                               shown(args.data))), flush=True)
-        completed = all(run_arm(args, arm, trainer, results) for arm in arms)
+            print("\n".join(ablation.describe(arm, ablation.data_stats(args.data, arm.env), shown(args.data),
+                                               args.nproc, args.jobs)), flush=True)
+        results, completed = run_all(args, arms, trainer)
         skipped = sum(r.status == "skipped" for r in results)
         report(args, arms, results, minutes(time.perf_counter() - started, skipped, len(results)), argv)
     except InputError as error:
