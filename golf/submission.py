@@ -37,7 +37,7 @@ NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 RESULTS_START = "<!-- results:start (tools/make_submission.py fills this) -->"
 RESULTS_END = "<!-- results:end -->"
 # Third-party modules a script may import, and their pip names, for the record's requirements.txt.
-OPTIONAL_PACKAGES = {"zstandard": "zstandard", "flash_attn": "flash-attn  # optional: used on CUDA when installed",
+OPTIONAL_PACKAGES = {"zstandard": "zstandard", "flash_attn": "flash-attn  # optional: used when FLASH_ATTN=1",
                      "brotli": "brotli"}
 # submission.json compliance flags and the checker ids they are read from.
 COMPLIANCE_FLAGS = {
