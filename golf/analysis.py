@@ -61,8 +61,8 @@ _TRAIN_NAME = re.compile(r"^train_(tokens?|toks|ids|data|files?|shards?|stream|l
 _NOT_DATA = re.compile(r"_(size|len|length|every|stride|steps|count|num|n|limit|max|min|frac|seqs|mask|allowed|ok|"
                        r"flags?|enabled|ratio|ms)(_|$)")
 _TGT_NAME = re.compile(
-    r"^(y|ys|yb|tgt|tgts|tgt_ids?|target|targets|target_ids|target_tokens|gold|golds|labels?|next_toks?|"
-    r"next_tokens?|y_batch)$"
+    r"^(y|ys|yb|tgt|tgts|target|targets|gold|golds|labels?|next_toks?|next_tokens?)(_(ids?|tokens?|toks|batch|"
+    r"u?int\d*|u64|i64|np|t|flat|chunk))?$"
 )
 _SCORE = {"loss", "losses", "nll", "nlls", "bits", "bpb", "score", "scores", "logp", "logprob", "logprobs", "xent",
           "ce", "surprisal"}
@@ -74,7 +74,7 @@ _CALIB = re.compile(r"calib|hessian|gptq|awq|smoothquant|act(ivation)?_?stats?|c
 _OPTIMIZER = re.compile(r"^(SGD|Adam|AdamW|Adagrad|RMSprop|Lion|Muon\w*|NorMuon|\w*Optimizer)$")
 _LOGGING = re.compile(r"^(print|log\w*|info|debug|warning|warn|error|write|format|join|add_scalar)$")
 _TGT_KEEP = {"long", "int", "to", "view", "reshape", "unsqueeze", "squeeze", "flatten", "contiguous", "item", "cpu",
-             "cuda", "numpy", "tolist", "clone", "expand", "type", "as_tensor", "asarray", "tensor"}
+             "cuda", "numpy", "tolist", "clone", "expand", "type", "as_tensor", "asarray", "tensor", "astype"}
 _MUTATORS = {"append", "extend", "update", "add_", "copy_", "index_add_", "scatter_add_", "scatter_", "index_put_",
              "put_", "insert", "setdefault", "index_copy_", "masked_scatter_", "register_buffer"}
 _SAVES = {"torch.save", "pickle.dump", "pickle.dumps", "np.save", "numpy.save", "np.savez", "numpy.savez",
@@ -232,7 +232,8 @@ class Function:
     returns: int = 0
     events: list = field(default_factory=list)
     trainable: set = field(default_factory=set)
-    refs: list = field(default_factory=list)
+    refs: list = field(default_factory=list)             # (referencing function, its guards there)
+    referenced: list = field(default_factory=list)       # functions whose refs name this one
     final_env: dict = field(default_factory=dict)
 
 
@@ -249,18 +250,37 @@ class Program:
         self.classes: dict[str, list[Function]] = defaultdict(list)
         self.class_attrs: dict[str, int] = defaultdict(int)
         self._collect(tree.body, self.module, None)
-        for _ in range(8):
-            before = self._signature()
-            for function in self.functions:
-                function.refs = []
-            for function in self.functions:
+        self._walk_to_fixed_point()
+
+    def _walk_to_fixed_point(self, rounds: int = 12) -> None:
+        """Walk every function, then only those whose inputs changed: their parameters, what their
+        callees return or mutate, their enclosing scopes, or the attributes classes hold."""
+        dirty = list(self.functions)
+        for _ in range(rounds):
+            if not dirty:
+                return
+            before = {id(f): _state(f) for f in self.functions}
+            attrs_before = dict(self.class_attrs)
+            for function in dirty:
                 _Walker(self, function).run()
             for function in self.functions:
                 if function.kind == "class":
                     for name, flags in function.final_env.items():
                         self.class_attrs[name] |= flags
-            if self._signature() == before:
-                break
+            if self.class_attrs != attrs_before:
+                dirty = list(self.functions)
+                continue
+            changed = set()
+            for function in self.functions:
+                params, results, scope = before[id(function)]
+                now = _state(function)
+                if now[0] != params:
+                    changed.add(id(function))
+                if now[1] != results:
+                    changed |= {id(source) for source, _ in function.refs}
+                if now[2] != scope:
+                    changed |= {id(f) for f in self.functions if _inside(f, function)}
+            dirty = [f for f in self.functions if id(f) in changed]
 
     def _collect(self, body: list, parent: Function, cls: str | None) -> None:
         for statement in body:
@@ -284,14 +304,6 @@ class Program:
                     if isinstance(children, list):
                         self._collect(children, parent, cls)
 
-    def _signature(self):
-        return (
-            tuple(sorted((id(f), tuple(sorted(f.param_flags.items())), f.returns, tuple(sorted(f.mutates.items())))
-                         for f in self.functions)),
-            tuple(sorted(self.class_attrs.items())),
-            tuple(sorted(self.module.final_env.items())),
-        )
-
     def dotted(self, node: ast.expr) -> str:
         path = _path(node)
         if not path:
@@ -309,6 +321,20 @@ class Program:
         if isinstance(func, ast.Attribute):
             return [(f, 1) for f in self.by_name.get(func.attr, []) if f.is_method]
         return []
+
+
+def _state(function: Function) -> tuple:
+    """What other functions read of this one: its parameters' flags, its results, its final scope."""
+    return (dict(function.param_flags), (function.returns, dict(function.mutates)), dict(function.final_env))
+
+
+def _inside(function: Function, scope: Function) -> bool:
+    parent = function.parent
+    while parent is not None:
+        if parent is scope:
+            return True
+        parent = parent.parent
+    return False
 
 
 def _import_aliases(tree: ast.Module) -> dict[str, str]:
@@ -336,7 +362,12 @@ class _Walker:
         self.targets: tuple = ()
         self.seen: dict[tuple, Event] = {}
         self.ref_keys: set = set()
+        self.repeat = 0
+        self.loop_targets: set[str] = set()   # `for p in model.parameters(): p.requires_grad_()` is no new tensor
         function.events, function.trainable = [], set()
+        for target in function.referenced:
+            target.refs = [ref for ref in target.refs if ref[0] is not function]
+        function.referenced = []
         node = function.node
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             self.nograd = int(any(_is_nograd(d) for d in node.decorator_list))
@@ -372,6 +403,7 @@ class _Walker:
             if key not in self.ref_keys:
                 self.ref_keys.add(key)
                 target.refs.append((self.f, tuple(self.guards)))
+                self.f.referenced.append(target)
 
     def lookup(self, name: str) -> int:
         if name in self.env:
@@ -422,6 +454,7 @@ class _Walker:
                 self.f.returns |= self.expr(s.value) & ~_both(HKEY)
         elif isinstance(s, (ast.For, ast.AsyncFor)):
             flags = self.expr(s.iter) & ~_both(HKEY)
+            self.loop_targets |= names_in(s.target)
             self.loop(s, (s, True, "loop"), lambda: (self.assign(s.target, flags, None), self.block(s.body)))
             self.block(s.orelse)
         elif isinstance(s, ast.While):
@@ -466,9 +499,13 @@ class _Walker:
     def loop(self, node: ast.AST, guard: tuple, body) -> None:
         self.loops.append(node)
         self.guards.append(guard)
-        for _ in range(2):  # twice, so taint carried across iterations reaches the top of the body
+        # Twice, so taint carried across iterations reaches the top of the body; loops nested in the
+        # second pass walk once, or a loop nest of depth d would cost 2**d walks.
+        for walk in range(1 if self.repeat else 2):
             before = dict(self.env)
+            self.repeat += walk
             body()
+            self.repeat -= walk
             self.env = _merge(before, self.env)
         self.guards.pop()
         self.loops.pop()
@@ -476,7 +513,7 @@ class _Walker:
     def assign(self, target: ast.expr, flags: int, value: ast.expr | None) -> None:
         if isinstance(target, ast.Name):
             if (value is not None and _eff(flags) & VAL and is_score(target.id)
-                    and target.id in names_in(value)):
+                    and (target.id in names_in(value) or _segments(target.id) & {"sum", "total"})):
                 self.event("ACC", value, flags, what=target.id)
             self.env[target.id] = flags
             self.assigned_in[target.id] = self.loops[-1] if self.loops else None
@@ -509,8 +546,12 @@ class _Walker:
         key = _path(target)
         if key:
             self.env[key] = self.lookup(key) | name_flags(name) | flags
+        if isinstance(target, ast.Name):
+            self.mutate(target.id, flags & _both(DATA))  # `table += counts` writes into the caller's array
         if _eff(flags) & VAL and is_score(name):
             self.event("ACC", s, flags, what=name)
+        elif _eff(flags) & VAL and _is_cache(name) and (isinstance(target, ast.Attribute) or name in self.f.params):
+            self.event("UPD", s, flags, what=name)  # an array passed in or held by an object, not a local total
 
     def store(self, target: ast.Subscript, flags: int, augmented: bool = False) -> None:
         index = self.expr(target.slice)
@@ -609,10 +650,10 @@ class _Walker:
                     result |= data  # a constructed object holds what it was built from
             result &= ~_both(TGT)
             self.bind(node, callees, receiver, positional, keywords)
+        elif method in _TGT_KEEP:
+            result = receiver | data  # a cast or reshape of a hashed key is still that key
         elif method:
-            result = (receiver | data) & ~_both(HKEY)
-            if not (method in _TGT_KEEP and _eff(receiver) & TGT):
-                result &= ~_both(TGT)
+            result = (receiver | data) & ~_both(HKEY | TGT)
         elif last in _TGT_KEEP | {"int", "float"} and positional:
             result = positional[0] & ~_both(HKEY)
         else:
@@ -649,10 +690,10 @@ class _Walker:
             flags = receiver | (positional[0] if positional else 0) if method == "backward" else positional[0] if positional else 0
             self.event("BW", node, flags, names=names)
         if method == "step" and not re.search(r"sched|lr|warmup|ema|swa", (_root(node.func.value) or "").lower()):
-            self.event("STEP", node)
+            self.event("STEP", node, what=_root(node.func.value) or "")
         if (_OPTIMIZER.match(last) or dotted.startswith("torch.optim.")) and "lr_scheduler" not in dotted:
-            self.event("OPT", node, names=names, what=_root(node.args[0]) if node.args else "")
-        if method == "requires_grad_" and _root(node.func.value):
+            self.event("OPT", node, names=names, targets=self.targets, what=_root(node.args[0]) if node.args else "")
+        if method == "requires_grad_" and _root(node.func.value) and _root(node.func.value) not in self.loop_targets:
             self.f.trainable.add(_root(node.func.value))
             self.event("PARAM", node, what=_root(node.func.value))
         if callees:
@@ -987,6 +1028,8 @@ class Analysis:
         self._classified: dict[int, tuple[str, tuple]] = {}
         self.has_score = self._closure(lambda f: any(e.kind == "ACC" and e.flags & VAL for e in f.events))
         self.has_train = self._closure(lambda f: any(self.is_ttt(e) for e in f.events))
+        self.has_update = self._closure(lambda f: any(e.kind == "UPD" and e.flags & VAL for e in f.events))
+        self.has_selection = self._closure(lambda f: _selects_by_score(f))
         self.has_serial = self._closure(lambda f: any(e.kind == "SERIAL" for e in f.events))
         self.has_train_read = self._closure(lambda f: any(e.kind == "TREAD" and e.own & TRAIN for e in f.events))
 
@@ -1108,8 +1151,9 @@ class Analysis:
         trainable = event.func.trainable
         if not trainable or event.kind != "BW":
             return False
-        optimizers = [e for e in event.func.events if e.kind == "OPT" and e.names & trainable]
-        return bool(optimizers or event.names & trainable) and self.classify(event)[0] != "E1"
+        optimizers = {name for e in event.func.events if e.kind == "OPT" and e.names & trainable for name in e.targets}
+        steps = [e for e in event.func.events if e.kind == "STEP" and e.what in optimizers and common_loops(e, event)]
+        return bool(steps or event.names & trainable) and self.classify(event)[0] != "E1"
 
     def is_ttt(self, event: Event) -> bool:
         return (event.kind == "BW" and bool(event.flags & VAL) and not self.is_slot(event)
@@ -1220,6 +1264,18 @@ def own_nodes(function: Function):
             continue
         yield node
         pending.extend(ast.iter_child_nodes(node))
+
+
+def _selects_by_score(function: Function) -> bool:
+    """Keeps whatever scores best: `if loss < best_loss:`, `argmin(losses)`: a fit, not a plain evaluation."""
+    for node in own_nodes(function):
+        if isinstance(node, (ast.If, ast.IfExp)) and isinstance(node.test, ast.Compare) and isinstance(
+                node.test.ops[0], (ast.Lt, ast.LtE, ast.Gt, ast.GtE)):
+            if any(is_score(name) or "best" in name for name in names_in(node.test)):
+                return True
+        if isinstance(node, ast.Call) and base_name(node.func) in {"argmin", "argmax", "minimize", "minimize_scalar"}:
+            return True
+    return False
 
 
 def _holds(body, node: ast.AST) -> bool:

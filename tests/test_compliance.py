@@ -106,6 +106,14 @@ DERIVED = {
     "ppm_gated_off": ("ppm_byte_mixture.py", [('"MIX_ENABLED", "1"', '"MIX_ENABLED", "0"')]),
     "ppm_native": ("ppm_byte_mixture.py", [("def main():", NATIVE_PPM + "\n\ndef main():"),
                                            ("    if args.mix_enabled:", "    build_native_mixer()\n    if args.mix_enabled:")]),
+    "ngram_rescore_train_cache": ("ngram_rescore_vectorised.py", [
+        ("    cache.build(tokens_np)\n",
+         '    cache.build(load_data_shard(sorted(glob.glob(args.data_path + "/fineweb_train_*.bin"))[0]).numpy())\n')]),
+    "train_bigram_weight": ("legal_baseline.py", [
+        ("        loss.backward()\n", "        loss = loss * bigram_weight(bigram_counts, x, y).mean()\n        loss.backward()\n"),
+        ("    loss_stat = RunningStat()\n", "    loss_stat = RunningStat()\n    bigram_counts = torch.ones(args.vocab_size, args.vocab_size, device=device)\n"),
+        ("# TRAINING\n", "def bigram_weight(counts, x, y):\n    pair_counts = counts[x.long(), y.long()]\n"
+                        "    return 1.0 - 0.5 * pair_counts / counts[x.long()].sum(-1)\n\n\n# TRAINING\n")]),
     "network_uncalled_helper": ("legal_baseline.py", [("# TRAINING\n", "def download_shards(n):\n    import urllib.request\n    for i in range(n):\n        urllib.request.urlretrieve(f\"https://huggingface.co/datasets/willdepueoai/parameter-golf/resolve/main/fineweb_train_{i:06d}.bin\", f\"fineweb_train_{i:06d}.bin\")\n\n\n# TRAINING\n")]),
 }
 
@@ -169,6 +177,7 @@ CASES = [
     ("pre_eval_ttt", "ttt_gated", "competition", ("ttt_gated_settings.log",), FAIL),
     ("pre_eval_ttt", "ttt_gated", "competition", ("ttt_gated_progress.log",), FAIL),
     ("pre_eval_ttt", "lora_ttt_adapter", "competition", (), PASS),
+    ("pre_eval_ttt", "prequant_ttt_beside_slot", "competition", (), FAIL),
     ("pre_eval_ttt", "lora_warmup_kept", "competition", (), FAIL),
     # rescoring: scoring again after learning from scored tokens.
     ("rescoring", "ttt_score_first", "competition", (), PASS),
@@ -178,6 +187,8 @@ CASES = [
     ("rescoring", "ngram_causal_tilt", "strict", (), PASS),
     ("rescoring", "temperature_fit", "strict", (), FAIL),
     ("rescoring", "legal_baseline", "strict", (), PASS),
+    ("rescoring", "ngram_rescore_vectorised", "competition", (), FAIL),
+    ("rescoring", "ngram_rescore_train_cache", "competition", (), PASS),
     ("rescoring", "lora_ttt_adapter", "competition", (), PASS),
     ("rescoring", "lora_ttt_rescored", "competition", (), FAIL),
     ("rescoring", "temperature_fit_on_train", "strict", (), PASS),
@@ -186,6 +197,8 @@ CASES = [
     ("ngram_target_leak", "ngram_causal_tilt", "strict", (), PASS),
     ("ngram_target_leak", "ngram_two_pass", "strict", (), PASS),
     ("ngram_target_leak", "legal_baseline", "strict", (), PASS),
+    ("ngram_target_leak", "ngram_rescore_vectorised", "competition", (), FAIL),
+    ("ngram_target_leak", "train_bigram_weight", "competition", (), PASS),
     ("ngram_target_leak", "ngram_gated", "strict", (), INFO),
     ("ngram_target_leak", "ngram_gated", "strict", ("ngram_gated_on.log",), FAIL),
     # slot: optimised eval-time parameters fail; the word slot and __slots__ pass.
@@ -194,6 +207,7 @@ CASES = [
     ("slot", "legal_baseline", "strict", (), PASS),
     ("slot", "ttt_score_first", "competition", (), PASS),
     ("slot", "slot_minified", "competition", (), FAIL),
+    ("slot", "prequant_ttt_beside_slot", "competition", (), FAIL),
     ("slot", "slot_minified_off", "competition", (), INFO),
     # val_in_training: val data in the training loop or calibration.
     ("val_in_training", "legal_baseline", "strict", (), PASS),
@@ -266,6 +280,12 @@ def test_exactly_one_finding_per_rule(fixture):
 def test_legal_baseline_passes_everything_under_both_policies():
     for policy in POLICIES:
         assert {f.status for f in verdicts(fixture_text("legal_baseline"), policy).values()} == {PASS}
+
+
+def test_inline_fine_tune_beside_slot_is_cited_as_ttt_at_its_own_backward():
+    text = fixture_text("prequant_ttt_beside_slot")
+    finding = verdicts(text, "competition")["pre_eval_ttt"]
+    assert f"train_gpt.py:{line_of(text, 'loss.backward()')}" in finding.evidence
 
 
 def test_mixed_file_cites_only_the_illegal_pre_eval_adaptation():

@@ -3,11 +3,13 @@
 Catches reads such as `counts[ctx_hash ^ (tgt * PRIME)]` or `pair_c.gather(1, gold)` from an
 unnormalised count table: p(target) without a distribution over the vocabulary (C1, C2;
 valerio-oai on PR #982). Writes keyed with the target after scoring (building counts), causal
-prefix-only tilts (E7) and learned BigramHash/SmearGate embeddings over input tokens (E8) pass.
+prefix-only tilts (E7) and learned BigramHash/SmearGate embeddings over input tokens (E8) pass,
+and so does a training-loss weight read from bigram counts of the training batch: only lookups
+on validation tokens, or inside a function that scores them, are judged.
 """
 from __future__ import annotations
 
-from golf.analysis import Hit, NGRAM_MARKERS, Unanalysable, verdict
+from golf.analysis import NGRAM_MARKERS, VAL, Hit, Unanalysable, verdict
 from golf.findings import FAIL, Finding
 
 ID = "ngram_target_leak"
@@ -22,5 +24,6 @@ def check(context) -> list[Finding]:
     a = context.analysis
     if isinstance(a, Unanalysable):
         return [a.finding(ID)]
-    hits = [Hit(FAIL, f"lookup in {e.what} is keyed with the target token (E6)", (e,)) for e in a.kind("LEAK")]
+    hits = [Hit(FAIL, f"lookup in {e.what} is keyed with the target token (E6)", (e,)) for e in a.kind("LEAK")
+            if e.flags & VAL or id(e.func) in a.has_score]
     return [verdict(a, ID, hits, "no table lookup keyed with the predicted token", NGRAM_MARKERS)]

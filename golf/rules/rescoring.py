@@ -1,9 +1,11 @@
 """Rescoring: validation tokens scored again after the model or a cache learned from them.
 
 Catches a second scoring pass after score-first TTT (reporting "s_1", RULES E4, PR #991), a
-two-pass n-gram cache that scores, fills the cache and rescores (E5, PRs #846/#870), and a
-value fitted by a scoring pass (a temperature) fed into a later scoring pass. C4 allows one
-left-to-right pass with each token scored once.
+two-pass n-gram cache that scores, fills the cache from the validation stream and rescores
+(E5, PRs #846/#870), and a value chosen for its score on validation tokens (a temperature kept
+when `loss < best_loss`) fed into a later scoring pass. A temperature fitted on training tokens,
+per-token probabilities reused by a single blend, and passes on opposite branches of one switch
+pass. C4 allows one left-to-right pass with each token scored once.
 """
 from __future__ import annotations
 
@@ -33,9 +35,10 @@ def check(context) -> list[Finding]:
             later = [s for s in scores if s.line > change.line and not common_loops(s, change) and s is not change
                      and not exclusive(s, change) and _shares_state(change, s)]
             if later:
-                hits.append(Hit(FAIL, f"{_describe_change(change)}, then scored again at line {later[0].line} "
+                hits.append(Hit(FAIL, f"{_describe_change(a, change)}, then scored again at line {later[0].line} "
                                       f"in {function.name}()", (change, later[0])))
-        for fit in [s for s in scores if s.kind == "CALL" and s.targets and s.flags & VAL]:
+        for fit in [s for s in scores if s.kind == "CALL" and s.targets and s.flags & VAL
+                    and any(id(c) in a.has_selection for c in s.callees)]:
             fitted = {t for t in fit.targets if not is_score(t) and not name_flags(t) & VAL}
             for later in [s for s in scores if s.line > fit.line and s.kind == "CALL" and s.names & fitted]:
                 hits.append(Hit(FAIL, f"{', '.join(sorted(fitted & later.names))} is fitted by scoring validation "
@@ -54,6 +57,9 @@ def _changes(a: Analysis, function: Function) -> list[Event]:
             changes.append(event)
         elif event.kind == "CALL" and any(id(c) in a.has_train and id(c) in a.has_score for c in event.callees):
             changes.append(event)
+        elif (event.kind == "CALL" and event.flags & VAL and any(id(c) in a.has_update for c in event.callees)
+              and any(s.line < event.line and not common_loops(s, event) for s in scores)):
+            changes.append(event)  # pass 1 scored, then a cache is built from the validation tokens
     return changes
 
 
@@ -72,9 +78,11 @@ def _shares_state(change: Event, score: Event) -> bool:
     return True
 
 
-def _describe_change(event: Event) -> str:
+def _describe_change(a: Analysis, event: Event) -> str:
     if event.kind == "UPD":
         return f"cache {event.what} is filled from scored validation tokens (E5)"
+    if event.kind == "CALL" and event.what and not any(id(c) in a.has_train for c in event.callees):
+        return f"{event.what}() fills a cache from the validation tokens already scored (E5)"
     if event.kind == "CALL":
         return f"{event.what}() scores and trains on validation tokens (E4)"
     return "the model trains on validation chunks after scoring them (E4)"
