@@ -234,6 +234,7 @@ class Function:
     trainable: set = field(default_factory=set)
     refs: list = field(default_factory=list)             # (referencing function, its guards there)
     referenced: list = field(default_factory=list)       # functions whose refs name this one
+    nodes: list = field(default_factory=list)            # its own nodes, not those of defs inside it
     final_env: dict = field(default_factory=dict)
 
 
@@ -241,15 +242,16 @@ class Program:
     """All functions of a script, walked to a fixed point of the inter-procedural taint."""
 
     def __init__(self, tree: ast.Module):
-        self.aliases = _import_aliases(tree)
-        self.constants = _module_constants(tree)
-        self.true_names = frozenset(name for name, value in self.constants.items() if value is True)
         self.module = Function("<module>", tree, None, [], kind="module")
         self.functions: list[Function] = [self.module]
         self.by_name: dict[str, list[Function]] = defaultdict(list)
         self.classes: dict[str, list[Function]] = defaultdict(list)
         self.class_attrs: dict[str, int] = defaultdict(int)
         self._collect(tree.body, self.module, None)
+        self.nodes = self._index_nodes()
+        self.aliases = _import_aliases(self.nodes)
+        self.constants = _module_constants(tree, self.nodes)
+        self.true_names = frozenset(name for name, value in self.constants.items() if value is True)
         self._walk_to_fixed_point()
 
     def _walk_to_fixed_point(self, rounds: int = 12) -> None:
@@ -304,6 +306,18 @@ class Program:
                     if isinstance(children, list):
                         self._collect(children, parent, cls)
 
+    def _index_nodes(self) -> list[ast.AST]:
+        """Every node once, each filed under the function whose body holds it (one pass for all rules)."""
+        owners = {id(f.node): f for f in self.functions}
+        pending = [(child, self.module) for child in ast.iter_child_nodes(self.module.node)]
+        while pending:
+            node, owner = pending.pop()
+            inner = owners.get(id(node))
+            if inner is None:
+                owner.nodes.append(node)
+            pending.extend((child, inner or owner) for child in ast.iter_child_nodes(node))
+        return [node for function in self.functions for node in function.nodes]
+
     def dotted(self, node: ast.expr) -> str:
         path = _path(node)
         if not path:
@@ -337,9 +351,9 @@ def _inside(function: Function, scope: Function) -> bool:
     return False
 
 
-def _import_aliases(tree: ast.Module) -> dict[str, str]:
+def _import_aliases(nodes: list[ast.AST]) -> dict[str, str]:
     aliases: dict[str, str] = {"np": "numpy"}
-    for node in ast.walk(tree):
+    for node in nodes:
         if isinstance(node, ast.Import):
             for alias in node.names:
                 aliases[alias.asname or alias.name.split(".")[0]] = alias.name if alias.asname else alias.name.split(".")[0]
@@ -809,10 +823,10 @@ def _is_true(node: ast.expr, true_names: frozenset[str]) -> bool:
                                                                       and node.id in true_names)
 
 
-def _module_constants(tree: ast.Module) -> dict[str, object]:
+def _module_constants(tree: ast.Module, nodes: list[ast.AST]) -> dict[str, object]:
     """Module-level names bound once, to a literal: minifiers write `_B=True` and use `_B` for True."""
     bound = defaultdict(int)
-    for node in ast.walk(tree):
+    for node in nodes:
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             bound[node.id] += 1
     return {s.targets[0].id: s.value.value for s in tree.body
@@ -830,11 +844,12 @@ class _Unknown(Exception):
 class Knobs:
     """Settings read from the environment (or argparse defaults), to tell dead code from live code."""
 
-    def __init__(self, tree: ast.Module, aliases: dict[str, str], constants: dict[str, object]):
+    def __init__(self, nodes: list[ast.AST], aliases: dict[str, str], constants: dict[str, object]):
         self.aliases, self.constants = aliases, constants
         self.exprs: dict[str, list[ast.expr]] = defaultdict(list)
+        self._envs: dict[str, set[str]] = {}
         pending: list[tuple[str, ast.expr]] = []
-        for node in ast.walk(tree):
+        for node in nodes:
             if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 if len(targets) == 1 and isinstance(targets[0], (ast.Name, ast.Attribute)):
@@ -846,8 +861,7 @@ class Knobs:
             elif isinstance(node, ast.Call) and base_name(node.func) == "add_argument":
                 self._argparse(node)
         for key, value in pending:  # settings derived from other settings
-            names = {n.id for n in ast.walk(value) if isinstance(n, ast.Name)} | {
-                n.attr for n in ast.walk(value) if isinstance(n, ast.Attribute)} | _getattr_names(value)
+            names = _identifiers(value) | _getattr_names(value)
             if names & set(self.exprs) and key not in self.exprs:
                 self.exprs[key].append(value)
 
@@ -873,6 +887,11 @@ class Knobs:
         return f"{head}.{rest}" if rest else head
 
     def envs(self, key: str) -> set[str]:
+        if key not in self._envs:
+            self._envs[key] = self._env_names(key)
+        return self._envs[key]
+
+    def _env_names(self, key: str) -> set[str]:
         found = set()
         for value in self.exprs.get(key, []):
             for n in ast.walk(value):
@@ -983,6 +1002,12 @@ class Knobs:
         return names
 
 
+@lru_cache(maxsize=1 << 16)
+def _identifiers(node: ast.AST) -> frozenset[str]:
+    return frozenset(n.id if isinstance(n, ast.Name) else n.attr for n in ast.walk(node)
+                     if isinstance(n, (ast.Name, ast.Attribute)))
+
+
 def _getattr_names(node: ast.AST) -> set[str]:
     """`getattr(args, "slot_enabled", False)` reads the setting slot_enabled."""
     return {str(n.args[1].value) for n in ast.walk(node) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
@@ -1019,7 +1044,7 @@ class Analysis:
     def __init__(self, source: DecodedSource, logs: dict[str, str], policy: str, source_name: str):
         self.source, self.policy, self.source_name = source, policy, source_name
         self.program = Program(source.tree)
-        self.knobs = Knobs(source.tree, self.program.aliases, self.program.constants)
+        self.knobs = Knobs(self.program.nodes, self.program.aliases, self.program.constants)
         self.log_body = "\n".join(_log_body(text) for text in (logs or {}).values())
         self.on = self._knobs_on()
         self.live_default = self._live(open_all=False)
@@ -1255,15 +1280,9 @@ def _loop_vars(loop: ast.AST) -> set[str]:
     return set(names_in(loop.target)) if isinstance(loop, (ast.For, ast.AsyncFor)) else set()
 
 
-def own_nodes(function: Function):
+def own_nodes(function: Function) -> list[ast.AST]:
     """The nodes of one function's body, without those of functions or classes defined inside it."""
-    pending = list(ast.iter_child_nodes(function.node))
-    while pending:
-        node = pending.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            continue
-        yield node
-        pending.extend(ast.iter_child_nodes(node))
+    return function.nodes
 
 
 def _selects_by_score(function: Function) -> bool:

@@ -41,7 +41,7 @@ def check(context) -> list[Finding]:
     hits = [Hit(status, f"one-token lookback in {function.name}() mixes position t-1 into t without masking BOS, "
                         f"so each document's last token leaks into the next document (E14); {ruling}",
                 (a.site(function, node, "LOOKBACK"),))
-            for function in a.program.functions if not _masks_bos(function.node)
+            for function in a.program.functions if not _masks_bos(function)
             for node in _lookbacks(function)]
     return [verdict(a, ID, hits, "no one-token lookback without a BOS mask", MARKERS)]
 
@@ -79,6 +79,7 @@ def _previous_slice(node: ast.AST) -> bool:
             and getattr(second.upper.operand, "value", None) == 1)
 
 
-def _masks_bos(function: ast.AST) -> bool:
-    names = {getattr(n, "id", None) or getattr(n, "attr", None) or getattr(n, "arg", None) for n in ast.walk(function)}
+def _masks_bos(function) -> bool:
+    """The function names BOS somewhere: a mask, a parameter or a comparison with BOS_ID."""
+    names = {getattr(n, "id", None) or getattr(n, "attr", None) or getattr(n, "arg", None) for n in own_nodes(function)}
     return any(name and "bos" in name.lower() for name in names)
