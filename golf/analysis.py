@@ -513,14 +513,16 @@ class _Walker:
     def loop(self, node: ast.AST, guard: tuple, body) -> None:
         self.loops.append(node)
         self.guards.append(guard)
-        # Twice, so taint carried across iterations reaches the top of the body; loops nested in the
-        # second pass walk once, or a loop nest of depth d would cost 2**d walks.
+        # Again when an iteration left taint that the top of the body has not seen yet; loops nested
+        # in that second walk go once, or a loop nest of depth d would cost 2**d walks.
         for walk in range(1 if self.repeat else 2):
             before = dict(self.env)
             self.repeat += walk
             body()
             self.repeat -= walk
             self.env = _merge(before, self.env)
+            if all(before.get(name, 0) == flags for name, flags in self.env.items() if flags):
+                break
         self.guards.pop()
         self.loops.pop()
 
