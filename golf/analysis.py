@@ -851,6 +851,7 @@ class Knobs:
         self.exprs: dict[str, list[ast.expr]] = defaultdict(list)
         self._envs: dict[str, set[str]] = {}
         pending: list[tuple[str, ast.expr]] = []
+        self._env_lines = {n.lineno for n in nodes if isinstance(n, ast.Call) and self._reads_env_call(n)}
         for node in nodes:
             if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
@@ -867,8 +868,13 @@ class Knobs:
             if names & set(self.exprs) and key not in self.exprs:
                 self.exprs[key].append(value)
 
-    def _reads_env(self, node: ast.AST) -> bool:
-        return any(isinstance(n, ast.Call) and self._dotted(n.func) in {"os.environ.get", "os.getenv"} for n in ast.walk(node))
+    def _reads_env(self, node: ast.expr) -> bool:
+        if not any(line in self._env_lines for line in range(node.lineno, (node.end_lineno or node.lineno) + 1)):
+            return False  # most assignments: no environment read on their lines, no walk needed
+        return any(isinstance(n, ast.Call) and self._reads_env_call(n) for n in ast.walk(node))
+
+    def _reads_env_call(self, node: ast.Call) -> bool:
+        return self._dotted(node.func) in {"os.environ.get", "os.getenv"}
 
     def _argparse(self, node: ast.Call) -> None:
         flags = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]

@@ -28,10 +28,11 @@ CASEOPS_VAL_TOKENS = 47_851_520
 CASEOPS_TRAIN_SHARDS = 80
 TEN_K_DOC_VAL_TOKENS = 9_661_440
 TOLERANCE = 0.005
-VAL_DATASET = re.compile(r"\bdataset:([\w.\-]*(?<![a-z])val(?:only|id|idation)?(?![a-z])[\w.\-]*)", re.IGNORECASE)
+DATASET = re.compile(r"dataset:([\w.\-]+)")
+NAMED_VAL = re.compile(r"(?<![a-z])val(?:only|id|idation)?(?![a-z])", re.IGNORECASE)
 VAL_LINKED_AS_TRAIN = re.compile(r"(?m)^.*\b(?:ln|cp|mv|symlink|copy\w*)\b.*fineweb_val_\S*.*fineweb_train_.*$")
-SHARDS = re.compile(r"\btrain_shards\s*[:=]\s*(\d+)")
-VAL_TOKENS = re.compile(r"\bval_tokens\s*[:=]\s*(\d+)")
+SHARDS = re.compile(r"train_shards\s*[:=]\s*(\d+)")
+VAL_TOKENS = re.compile(r"val_tokens\s*[:=]\s*(\d+)")
 
 
 def check(context) -> list[Finding]:
@@ -47,7 +48,7 @@ def check(context) -> list[Finding]:
 
 def _log_findings(name: str, text: str) -> list[Finding]:
     found = []
-    dataset = VAL_DATASET.search(text)
+    dataset = next((m for m in DATASET.finditer(text) if NAMED_VAL.search(m.group(1))), None)
     if dataset:
         found.append(Finding(ID, FAIL, f"the training loader reads dataset {dataset.group(1)}, named as validation "
                                        "data", (f"{name}:{_line(text, dataset.start())}",)))
