@@ -1316,18 +1316,24 @@ def _throwaway(function: ast.AST, name: str, end: int) -> bool:
     for node in ast.walk(function):
         if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
             built |= any(isinstance(t, ast.Name) and t.id == name for t in node.targets)
-        if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)) and node.value is not None:
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            stored |= any(not isinstance(t, ast.Name) for t in targets) and name in names_in(node.value)
-        if isinstance(node, (ast.Return, ast.Yield)) and name in names_in(node.value):
-            stored = True
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == name:
             calls.add(id(node.func))
+    for node in ast.walk(function):
+        if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)) and node.value is not None:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            stored |= any(not isinstance(t, ast.Name) for t in targets) and _passes_on(node.value, name, calls)
+        if isinstance(node, (ast.Return, ast.Yield)) and node.value is not None:
+            stored |= _passes_on(node.value, name, calls)
     for node in ast.walk(function):
         if (isinstance(node, ast.Name) and node.id == name and node.lineno > end
                 and not isinstance(node.ctx, ast.Del) and id(node) not in calls):
             return False
     return built and not stored
+
+
+def _passes_on(value: ast.expr, name: str, calls: set[int]) -> bool:
+    """`name` itself is in the value, not only called (`return head(x).item()` returns a number)."""
+    return any(isinstance(n, ast.Name) and n.id == name and id(n) not in calls for n in ast.walk(value))
 
 
 def _log_body(text: str) -> str:

@@ -1,12 +1,13 @@
 """golf.analysis: the program model the compliance rules read, tested without any rule."""
 from __future__ import annotations
 
+import ast
 import textwrap
 from types import SimpleNamespace
 
 import pytest
 
-from golf.analysis import TRAIN, VAL, Analysis, Unanalysable, analyse, analyse_source
+from golf.analysis import TRAIN, VAL, Analysis, Unanalysable, analyse, analyse_source, exclusive, own_nodes
 from golf.findings import INFO, WARN, InputError
 from golf.source import decode_source
 
@@ -91,3 +92,96 @@ def test_folder_without_a_script_is_not_checked():
 def test_unknown_policy_is_an_input_error():
     with pytest.raises(InputError, match="strict, competition"):
         analyse_source(decode_source(b"x = 1\n"), {}, "lenient")
+
+
+def test_sizes_and_fresh_tensors_carry_no_validation_data():
+    a = analysed("""
+        import torch
+
+        def adapter(val_tokens):
+            n_docs = len(val_tokens)
+            weights = torch.zeros(n_docs, 8)
+            return weights
+    """)
+    [adapter] = [f for f in a.program.functions if f.name == "adapter"]
+    assert not adapter.returns & VAL
+
+
+def test_each_node_is_filed_under_its_own_function():
+    a = analysed("""
+        def outer(x):
+            def inner(y):
+                return y * 2
+            return inner(x) + 1
+    """)
+    by_name = {f.name: f for f in a.program.functions}
+    outer_constants = {n.value for n in own_nodes(by_name["outer"]) if isinstance(n, ast.Constant)}
+    inner_constants = {n.value for n in own_nodes(by_name["inner"]) if isinstance(n, ast.Constant)}
+    assert outer_constants == {1} and inner_constants == {2}
+
+
+def test_site_gives_any_node_its_loops_and_if_guards():
+    a = analysed("""
+        def f(xs, enabled):
+            for x in xs:
+                if enabled:
+                    y = x * 3
+    """)
+    [f] = [f for f in a.program.functions if f.name == "f"]
+    product = next(n for n in own_nodes(f) if isinstance(n, ast.BinOp))
+    site = a.site(f, product, "PRODUCT")
+    assert site.line == 5 and len(site.loops) == 1
+    assert [(kind, positive) for _, positive, kind in site.guards] == [("loop", True), ("if", True)]
+
+
+def test_opposite_branches_of_one_switch_are_exclusive():
+    a = analysed("""
+        def main(model, val_tokens, ttt_enabled):
+            if ttt_enabled:
+                loss_sum = model(val_tokens)
+            if not ttt_enabled:
+                loss_sum += model(val_tokens)
+    """)
+    first, second = sorted((e for e in a.events if e.kind == "ACC"), key=lambda e: e.line)
+    assert exclusive(first, second)
+
+
+def test_minified_constants_and_getattr_settings_gate_code():
+    a = analysed("""
+        import os
+        _B = True
+        _C = False
+
+        class Hyperparameters:
+            slot_enabled = bool(int(os.environ.get("SLOT_ENABLED", "0")))
+
+        def slot(args, val_tokens):
+            delta = torch.zeros(4, requires_grad=_B)
+            model(val_tokens + delta).backward()
+
+        def main(args, val_tokens):
+            if getattr(args, "slot_enabled", _C):
+                slot(args, val_tokens)
+
+        main(Hyperparameters(), val_tokens)
+    """)
+    [backward] = events(a, "BW")
+    assert backward.func.trainable == {"delta"}
+    assert a.state(backward, None) == "gated"
+
+
+def test_a_probe_trained_and_dropped_is_not_test_time_training():
+    a = analysed("""
+        import torch.nn as nn
+
+        def probe(model, val_tokens):
+            head = nn.Linear(8, 8)
+            opt = torch.optim.Adam(head.parameters())
+            for _ in range(10):
+                loss = head(val_tokens).sum()
+                loss.backward()
+                opt.step()
+            return head(val_tokens).mean().item()
+    """)
+    [backward] = events(a, "BW")
+    assert backward.flags & VAL and a.trains_throwaway(backward) and not a.is_ttt(backward)
