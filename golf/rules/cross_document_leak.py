@@ -29,9 +29,9 @@ MARKERS = r"smear"
 
 
 def check(context) -> list[Finding]:
-    a = context.analysis
-    if isinstance(a, Unanalysable):
-        return [a.finding(ID)]
+    analysis = context.analysis
+    if isinstance(analysis, Unanalysable):
+        return [analysis.finding(ID)]
     date = getattr(context, "date", None)
     enforced = date is None or date >= RULING
     when = f"dated {date}" if date else "undated"
@@ -40,10 +40,10 @@ def check(context) -> list[Finding]:
               else f"{when}, before the {RULING} ruling: accepted then, masked BOS required since")
     hits = [Hit(status, f"one-token lookback in {function.name}() mixes position t-1 into t without masking BOS, "
                         f"so each document's last token leaks into the next document (E14); {ruling}",
-                (a.site(function, node, "LOOKBACK"),))
-            for function in a.program.functions if not _masks_bos(function)
+                (analysis.site(function, node, "LOOKBACK"),))
+            for function in analysis.program.functions if not _masks_bos(function)
             for node in _lookbacks(function)]
-    return [verdict(a, ID, hits, "no one-token lookback without a BOS mask", MARKERS)]
+    return [verdict(analysis, ID, hits, "no one-token lookback without a BOS mask", MARKERS)]
 
 
 def _lookbacks(function):
@@ -65,7 +65,8 @@ def _lookbacks(function):
 def _previous(node: ast.expr, shifted: set[str]) -> bool:
     if isinstance(node, ast.Name):
         return node.id in shifted
-    return _previous_slice(node) or (isinstance(node, ast.Call) and any(_previous_slice(a) for a in node.args))
+    return _previous_slice(node) or (isinstance(node, ast.Call)
+                                     and any(_previous_slice(argument) for argument in node.args))
 
 
 def _previous_slice(node: ast.AST) -> bool:

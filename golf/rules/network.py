@@ -22,11 +22,11 @@ CITES = "RULES.md §4 E16"
 
 
 def check(context) -> list[Finding]:
-    a = context.analysis
-    if isinstance(a, Unanalysable):
-        return [a.finding(ID)]
+    analysis = context.analysis
+    if isinstance(analysis, Unanalysable):
+        return [analysis.finding(ID)]
     hits = []
-    for event in a.kind("NET"):
+    for event in analysis.kind("NET"):
         setup = any(_checks_missing_file(test, positive) for test, positive, _ in event.guards)
         if setup:
             hits.append(Hit(WARN, f"{event.what} runs only when a file is missing (a setup download); "
@@ -34,10 +34,10 @@ def check(context) -> list[Finding]:
         else:
             hits.append(Hit(FAIL, f"network call {event.what} in {event.func.name}()", (event,)))
     clean = "no network calls"
-    imported = sorted({m for m in a.program.aliases.values() if m.startswith(NETWORK_MODULES)})
+    imported = sorted({m for m in analysis.program.aliases.values() if m.startswith(NETWORK_MODULES)})
     if imported and not hits:
         clean = f"no network calls ({', '.join(imported)} imported but never called)"
-    return [verdict(a, ID, hits, clean)]
+    return [verdict(analysis, ID, hits, clean)]
 
 
 def _checks_missing_file(test: ast.expr, positive: bool) -> bool:

@@ -21,9 +21,9 @@ CITES = "RULES.md §4 E6"
 
 
 def check(context) -> list[Finding]:
-    a = context.analysis
-    if isinstance(a, Unanalysable):
-        return [a.finding(ID)]
-    hits = [Hit(FAIL, f"lookup in {e.what} is keyed with the target token (E6)", (e,)) for e in a.kind("LEAK")
+    analysis = context.analysis
+    if isinstance(analysis, Unanalysable):
+        return [analysis.finding(ID)]
+    hits = [Hit(FAIL, f"lookup in {e.what} is keyed with the target token (E6)", (e,)) for e in analysis.kind("LEAK")
             if e.flags & VAL or not e.flags & TRAIN]
-    return [verdict(a, ID, hits, "no table lookup keyed with the predicted token", NGRAM_MARKERS)]
+    return [verdict(analysis, ID, hits, "no table lookup keyed with the predicted token", NGRAM_MARKERS)]

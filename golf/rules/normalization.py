@@ -31,19 +31,20 @@ C_MIX = re.compile(r"log\s*\(\s*exp\s*\([^;]*\)\s*\+\s*exp\s*\(|\(\s*1(?:\.0)?\s
 
 
 def check(context) -> list[Finding]:
-    a = context.analysis
-    if isinstance(a, Unanalysable):
-        return [a.finding(ID)]
+    analysis = context.analysis
+    if isinstance(analysis, Unanalysable):
+        return [analysis.finding(ID)]
     hits = []
-    for function in a.program.functions:
+    for function in analysis.program.functions:
         for spread, mix in _python_mixtures(function) + _compiled_mixtures(function):
-            events = tuple(dataclasses.replace(a.site(function, node, "BYTEMIX"), line=line) for node, line in
+            events = tuple(dataclasses.replace(analysis.site(function, node, "BYTEMIX"), line=line) for node, line in
                            (spread, mix))
             hits.append(Hit(FAIL, f"{function.name}() spreads token log-probabilities over bytes (line "
                                   f"{spread[1]}) and mixes them with byte-level predictions (line {mix[1]}): "
                                   "the scored probability is not a normalised distribution over the vocabulary "
                                   "(C2, E11)", events))
-    return [verdict(a, ID, hits, "every scored probability comes from a distribution over the vocabulary", MARKERS)]
+    clean = "every scored probability comes from a distribution over the vocabulary"
+    return [verdict(analysis, ID, hits, clean, MARKERS)]
 
 
 def _python_mixtures(function) -> list[tuple]:

@@ -19,9 +19,9 @@ CITES = "RULES.md §4 E2, E3"
 
 
 def check(context) -> list[Finding]:
-    a = context.analysis
-    if isinstance(a, Unanalysable):
-        return [a.finding(ID)]
+    analysis = context.analysis
+    if isinstance(analysis, Unanalysable):
+        return [analysis.finding(ID)]
     hits = [Hit(FAIL, f"{PATTERN_TEXT[pattern]} in {event.func.name}()", (event, *events))
-            for event, pattern, events in a.ttt_sites() if pattern != "E1"]
-    return [verdict(a, ID, hits, "no training on validation tokens before they are scored", TTT_MARKERS)]
+            for event, pattern, events in analysis.ttt_sites() if pattern != "E1"]
+    return [verdict(analysis, ID, hits, "no training on validation tokens before they are scored", TTT_MARKERS)]

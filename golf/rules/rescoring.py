@@ -25,39 +25,40 @@ CITES = "RULES.md §4 E4, E5"
 
 
 def check(context) -> list[Finding]:
-    a = context.analysis
-    if isinstance(a, Unanalysable):
-        return [a.finding(ID)]
+    analysis = context.analysis
+    if isinstance(analysis, Unanalysable):
+        return [analysis.finding(ID)]
     hits = []
-    for function in a.program.functions:
-        scores = a.scores_in(function)
-        for change in _changes(a, function):
+    for function in analysis.program.functions:
+        scores = analysis.scores_in(function)
+        for change in _changes(analysis, function):
             later = [s for s in scores if s.line > change.line and not common_loops(s, change) and s is not change
                      and not exclusive(s, change) and _shares_state(change, s)]
             if later:
-                hits.append(Hit(FAIL, f"{_describe_change(a, change)}, then scored again at line {later[0].line} "
-                                      f"in {function.name}()", (change, later[0])))
+                hits.append(Hit(FAIL, f"{_describe_change(analysis, change)}, then scored again at line "
+                                      f"{later[0].line} in {function.name}()", (change, later[0])))
         for fit in [s for s in scores if s.kind == "CALL" and s.targets and s.flags & VAL
-                    and any(id(c) in a.has_selection for c in s.callees)]:
+                    and any(id(c) in analysis.has_selection for c in s.callees)]:
             fitted = {t for t in fit.targets if not is_score(t) and not name_flags(t) & VAL}
             for later in [s for s in scores if s.line > fit.line and s.kind == "CALL" and s.names & fitted]:
                 hits.append(Hit(FAIL, f"{', '.join(sorted(fitted & later.names))} is fitted by scoring validation "
                                       f"tokens ({fit.what}) and then used to score them again", (fit, later)))
-    return [verdict(a, ID, hits, "each validation token is scored once", f"{TTT_MARKERS}|{NGRAM_MARKERS}")]
+    return [verdict(analysis, ID, hits, "each validation token is scored once", f"{TTT_MARKERS}|{NGRAM_MARKERS}")]
 
 
-def _changes(a: Analysis, function: Function) -> list[Event]:
+def _changes(analysis: Analysis, function: Function) -> list[Event]:
     """Events after which the model or a cache knows tokens that were already scored."""
     changes = []
-    scores = a.scores_in(function)
+    scores = analysis.scores_in(function)
     for event in function.events:
-        if a.is_ttt(event) and any(common_loops(s, event) and s.line < event.line for s in scores):
+        if analysis.is_ttt(event) and any(common_loops(s, event) and s.line < event.line for s in scores):
             changes.append(event)
         elif event.kind == "UPD" and event.flags & VAL and any(common_loops(s, event) for s in scores):
             changes.append(event)
-        elif event.kind == "CALL" and any(id(c) in a.has_train and id(c) in a.has_score for c in event.callees):
+        elif event.kind == "CALL" and any(id(c) in analysis.has_train and id(c) in analysis.has_score
+                                          for c in event.callees):
             changes.append(event)
-        elif (event.kind == "CALL" and event.flags & VAL and any(id(c) in a.has_update for c in event.callees)
+        elif (event.kind == "CALL" and event.flags & VAL and any(id(c) in analysis.has_update for c in event.callees)
               and any(s.line < event.line and not common_loops(s, event) for s in scores)):
             changes.append(event)  # pass 1 scored, then a cache is built from the validation tokens
     return changes
@@ -78,10 +79,10 @@ def _shares_state(change: Event, score: Event) -> bool:
     return True
 
 
-def _describe_change(a: Analysis, event: Event) -> str:
+def _describe_change(analysis: Analysis, event: Event) -> str:
     if event.kind == "UPD":
         return f"cache {event.what} is filled from scored validation tokens (E5)"
-    if event.kind == "CALL" and event.what and not any(id(c) in a.has_train for c in event.callees):
+    if event.kind == "CALL" and event.what and not any(id(c) in analysis.has_train for c in event.callees):
         return f"{event.what}() fills a cache from the validation tokens already scored (E5)"
     if event.kind == "CALL":
         return f"{event.what}() scores and trains on validation tokens (E4)"

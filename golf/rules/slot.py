@@ -19,16 +19,16 @@ CITES = "RULES.md §4 E9, E10"
 
 
 def check(context) -> list[Finding]:
-    a = context.analysis
-    if isinstance(a, Unanalysable):
-        return [a.finding(ID)]
+    analysis = context.analysis
+    if isinstance(analysis, Unanalysable):
+        return [analysis.finding(ID)]
     hits = []
-    for event in a.events:
-        if event.kind == "BW" and event.flags & VAL and a.is_slot(event):
-            scored = [s for s in a.scores_in(event.func) if s.line > event.line]
+    for event in analysis.events:
+        if event.kind == "BW" and event.flags & VAL and analysis.is_slot(event):
+            scored = [s for s in analysis.scores_in(event.func) if s.line > event.line]
             params = [e for e in event.func.events if e.kind == "PARAM"]
             if scored:
                 names = ", ".join(sorted(event.func.trainable))
                 hits.append(Hit(FAIL, f"{names} optimised on validation tokens in {event.func.name}() and then "
                                       "used to score them (E9/E10)", (event, *params[:1], scored[0])))
-    return [verdict(a, ID, hits, "no eval-time parameters optimised on scored positions", SLOT_MARKERS)]
+    return [verdict(analysis, ID, hits, "no eval-time parameters optimised on scored positions", SLOT_MARKERS)]

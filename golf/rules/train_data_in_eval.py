@@ -20,18 +20,18 @@ CITES = "RULES.md §4 E12"
 
 
 def check(context) -> list[Finding]:
-    a = context.analysis
-    if isinstance(a, Unanalysable):
-        return [a.finding(ID)]
+    analysis = context.analysis
+    if isinstance(analysis, Unanalysable):
+        return [analysis.finding(ID)]
     hits = []
-    for function in a.program.functions:
-        trainer = any(e.kind == "BW" and a.in_training_loop(e) for e in function.events)
+    for function in analysis.program.functions:
+        trainer = any(e.kind == "BW" and analysis.in_training_loop(e) for e in function.events)
         direct_scores = [e for e in function.events if e.kind == "ACC" and e.flags & VAL and not trainer]
         serials = [e for e in function.events if e.kind == "SERIAL"
-                   or (e.kind == "CALL" and any(id(c) in a.has_serial for c in e.callees))]
+                   or (e.kind == "CALL" and any(id(c) in analysis.has_serial for c in e.callees))]
         last = max(serials, key=lambda e: e.line, default=None)
         reads = sorted((e for e in function.events if (e.kind == "TREAD" and e.own & TRAIN) or (
-            e.kind == "CALL" and any(id(c) in a.has_train_read for c in e.callees))), key=lambda e: e.line)
+            e.kind == "CALL" and any(id(c) in analysis.has_train_read for c in e.callees))), key=lambda e: e.line)
         in_scoring = [e for e in reads if e.kind == "TREAD"] if direct_scores else []
         after_artifact = [e for e in reads if last and e.line > last.line and not common_loops(e, last)]
         if in_scoring:
@@ -40,4 +40,4 @@ def check(context) -> list[Finding]:
         elif after_artifact:
             hits.append(Hit(WARN, f"training data is read ({after_artifact[0].what}) after the artifact is "
                                   f"written at line {last.line}", (after_artifact[0], last)))
-    return [verdict(a, ID, hits, "no training data is read during evaluation", NGRAM_MARKERS)]
+    return [verdict(analysis, ID, hits, "no training data is read during evaluation", NGRAM_MARKERS)]

@@ -21,16 +21,16 @@ CITES = "RULES.md §4 E1-E3"
 
 
 def check(context) -> list[Finding]:
-    a = context.analysis
-    if isinstance(a, Unanalysable):
-        return [a.finding(ID)]
+    analysis = context.analysis
+    if isinstance(analysis, Unanalysable):
+        return [analysis.finding(ID)]
     hits = []
-    for event, pattern, events in a.ttt_sites():
+    for event, pattern, events in analysis.ttt_sites():
         steps = [e for e in event.func.events if e.kind == "STEP" and common_loops(e, event)][:1]
         events = (*events, *steps)
         legal = pattern == "E1"
-        status = FAIL if a.policy == "strict" or not legal else PASS
+        status = FAIL if analysis.policy == "strict" or not legal else PASS
         nograd = " under no_grad/inference_mode" if legal and events[0].nograd else ""
-        why = " (strict policy: no test-time training of any kind)" if a.policy == "strict" and legal else ""
+        why = " (strict policy: no test-time training of any kind)" if analysis.policy == "strict" and legal else ""
         hits.append(Hit(status, f"{PATTERN_TEXT[pattern]}{nograd} in {event.func.name}(){why}", (event, *events)))
-    return [verdict(a, ID, hits, "no backward pass or optimizer step on validation data", TTT_MARKERS)]
+    return [verdict(analysis, ID, hits, "no backward pass or optimizer step on validation data", TTT_MARKERS)]

@@ -19,9 +19,9 @@ CITES = "RULES.md §4 E12"
 
 
 def check(context) -> list[Finding]:
-    a = context.analysis
-    if isinstance(a, Unanalysable):
-        return [a.finding(ID)]
+    analysis = context.analysis
+    if isinstance(analysis, Unanalysable):
+        return [analysis.finding(ID)]
     hits = [Hit(FAIL, f"validation-derived data reaches the artifact through {e.what}", (e,))
-            for e in a.kind("SINK")]
-    return [verdict(a, ID, hits, "no validation data is serialised into the artifact")]
+            for e in analysis.kind("SINK")]
+    return [verdict(analysis, ID, hits, "no validation data is serialised into the artifact")]

@@ -21,25 +21,25 @@ CITES = "RULES.md §4 E12, E13"
 
 
 def check(context) -> list[Finding]:
-    a = context.analysis
-    if isinstance(a, Unanalysable):
-        return [a.finding(ID)]
+    analysis = context.analysis
+    if isinstance(analysis, Unanalysable):
+        return [analysis.finding(ID)]
     hits = []
-    for event in a.kind("BW", VAL):
-        read = a.in_training_loop(event)
+    for event in analysis.kind("BW", VAL):
+        read = analysis.in_training_loop(event)
         if read is not None:
             hits.append(Hit(FAIL, f"the training loop in {event.func.name}() backpropagates a loss on "
                                   "validation data", (event, read)))
-    for event in a.kind("CALIB"):
+    for event in analysis.kind("CALIB"):
         hits.append(Hit(FAIL, f"{event.what}() is fed validation data (E13: calibrate on training data or "
                               "self-generated tokens)", (event,)))
-    for function in a.program.functions:
+    for function in analysis.program.functions:
         hooks = sorted((e for e in function.events if e.kind == "HOOK"), key=lambda e: e.line)
         scores = any(e.kind == "ACC" and e.flags & VAL for e in function.events)
         uses = [e for e in function.events if e.kind == "VALUSE" and hooks and e.line > hooks[0].line
-                and not any(id(c) in a.has_score for c in e.callees)]
+                and not any(id(c) in analysis.has_score for c in e.callees)]
         if uses and not scores:
             hits.append(Hit(FAIL, f"forward hooks in {function.name}() collect activation statistics while "
                                   f"validation data runs through the model ({uses[0].what}, E13)", (uses[0], hooks[0])))
-    return [verdict(a, ID, hits, "validation data reaches neither training nor calibration",
+    return [verdict(analysis, ID, hits, "validation data reaches neither training nor calibration",
                     CALIB_MARKERS)]

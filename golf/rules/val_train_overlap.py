@@ -58,9 +58,9 @@ def _log_findings(name: str, text: str) -> list[Finding]:
         evidence = tuple(f"{name}:{_line(text, m.start())}" for m in (shards, tokens))
         if _near(scored, CASEOPS_VAL_TOKENS) and count > CASEOPS_TRAIN_SHARDS:
             found.append(Finding(ID, FAIL, f"train_shards {count} with val_tokens {scored}: more training shards than "
-                                           f"the {CASEOPS_TRAIN_SHARDS} of the published CaseOps export, so the data was "
-                                           "prepared locally, where the default 10,000-document validation split "
-                                           "leaves most scored documents in training (issue #2127)", evidence))
+                                           f"the {CASEOPS_TRAIN_SHARDS} of the published CaseOps export, so the data "
+                                           "was prepared locally, where the default 10,000-document validation "
+                                           "split leaves most scored documents in training (issue #2127)", evidence))
         elif _near(scored, TEN_K_DOC_VAL_TOKENS):
             found.append(Finding(ID, FAIL, f"val_tokens {scored}: the 10,000-document CaseOps validation split, whose "
                                            "other canonical validation documents are in its training shards", evidence))
