@@ -247,6 +247,7 @@ class Program:
         self.by_name: dict[str, list[Function]] = defaultdict(list)
         self.classes: dict[str, list[Function]] = defaultdict(list)
         self.class_attrs: dict[str, int] = defaultdict(int)
+        self._mentions: dict[int, set[str]] = {}
         self._collect(tree.body, self.module, None)
         self.nodes = self._index_nodes()
         self.aliases = _import_aliases(self.nodes)
@@ -257,7 +258,7 @@ class Program:
     def _walk_to_fixed_point(self, rounds: int = 12) -> None:
         """Walk every function, then only those whose inputs changed: their parameters, what their
         callees return or mutate, their enclosing scopes, or the attributes classes hold."""
-        dirty = list(self.functions)
+        dirty = [self.module, *reversed(self.functions[1:])]  # callers, defined last, pass taint down first
         for _ in range(rounds):
             if not dirty:
                 return
@@ -268,11 +269,12 @@ class Program:
             for function in self.functions:
                 if function.kind == "class":
                     for name, flags in function.final_env.items():
-                        self.class_attrs[name] |= flags
-            if self.class_attrs != attrs_before:
-                dirty = list(self.functions)
-                continue
+                        if flags:
+                            self.class_attrs[name] |= flags
             changed = set()
+            grown = {name for name, flags in self.class_attrs.items() if attrs_before.get(name) != flags}
+            if grown:
+                changed |= {id(f) for f in self.functions if grown & self._read(f)}
             for function in self.functions:
                 params, results, scope = before[id(function)]
                 now = _state(function)
@@ -281,7 +283,8 @@ class Program:
                 if now[1] != results:
                     changed |= {id(source) for source, _ in function.refs}
                 if now[2] != scope:
-                    changed |= {id(f) for f in self.functions if _inside(f, function)}
+                    names = {name for name, flags in now[2].items() if scope.get(name) != flags}
+                    changed |= {id(f) for f in self.functions if _inside(f, function) and names & self._read(f)}
             dirty = [f for f in self.functions if id(f) in changed]
 
     def _collect(self, body: list, parent: Function, cls: str | None) -> None:
@@ -305,6 +308,13 @@ class Program:
                     children = getattr(statement, field_name, None)
                     if isinstance(children, list):
                         self._collect(children, parent, cls)
+
+    def _read(self, function: Function) -> set[str]:
+        """Names and attribute names a function mentions: what a changed scope or class can reach."""
+        if id(function) not in self._mentions:
+            self._mentions[id(function)] = {n.id if isinstance(n, ast.Name) else n.attr for n in function.nodes
+                                            if isinstance(n, (ast.Name, ast.Attribute))}
+        return self._mentions[id(function)]
 
     def _index_nodes(self) -> list[ast.AST]:
         """Every node once, each filed under the function whose body holds it (one pass for all rules)."""
