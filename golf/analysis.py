@@ -11,9 +11,15 @@ never from the raw text, so packed submissions are judged on what they run. It h
   calls, artifact writes, network calls and reads of training data.
 
 Calls link functions, so a legal score-first loop and an illegal pre-eval fine-tune in the same
-file are judged apart. Env knobs (`TTT_ENABLED=int(os.environ.get("TTT_ENABLED","0"))`) gate
-code: a technique that is off by default, and that no log shows running, is dead code and is
-reported as INFO, not as a failure (the PR #1458 false positive, RULES E8).
+file are judged apart. Every node is filed once under the function that holds it (`own_nodes`),
+and `Analysis.site` gives any node its loops and guards, for rules that look for shapes of their
+own (a lookback, a byte-level mixture). Sizes and fresh tensors carry no data; a probe or warm-up
+adapter that is trained and dropped is not test-time training.
+
+Env knobs (`TTT_ENABLED=int(os.environ.get("TTT_ENABLED","0"))`, argparse defaults, minified
+`getattr(args, "x", _C)` with `_C=False`) gate code: a technique that is off by default, and that
+no log shows running, is dead code and is reported as INFO, not as a failure (the PR #1458 false
+positive, RULES E8).
 
 Nothing from the submission is imported or run; only its syntax tree is read.
 """
