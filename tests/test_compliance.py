@@ -114,6 +114,7 @@ DERIVED = {
         ("    loss_stat = RunningStat()\n", "    loss_stat = RunningStat()\n    bigram_counts = torch.ones(args.vocab_size, args.vocab_size, device=device)\n"),
         ("# TRAINING\n", "def bigram_weight(counts, x, y):\n    pair_counts = counts[x.long(), y.long()]\n"
                         "    return 1.0 - 0.5 * pair_counts / counts[x.long()].sum(-1)\n\n\n# TRAINING\n")]),
+    "ngram_two_pass_off": ("ngram_two_pass.py", [('"NGRAM_EVAL_ORDER", "3"', '"NGRAM_EVAL_ORDER", "0"')]),
     "network_uncalled_helper": ("legal_baseline.py", [("# TRAINING\n", "def download_shards(n):\n    import urllib.request\n    for i in range(n):\n        urllib.request.urlretrieve(f\"https://huggingface.co/datasets/willdepueoai/parameter-golf/resolve/main/fineweb_train_{i:06d}.bin\", f\"fineweb_train_{i:06d}.bin\")\n\n\n# TRAINING\n")]),
 }
 
@@ -189,6 +190,7 @@ CASES = [
     ("rescoring", "legal_baseline", "strict", (), PASS),
     ("rescoring", "ngram_rescore_vectorised", "competition", (), FAIL),
     ("rescoring", "ngram_rescore_train_cache", "competition", (), PASS),
+    ("rescoring", "ngram_two_pass_off", "competition", ("ngram_single_pass.log",), INFO),
     ("rescoring", "lora_ttt_adapter", "competition", (), PASS),
     ("rescoring", "lora_ttt_rescored", "competition", (), FAIL),
     ("rescoring", "temperature_fit_on_train", "strict", (), PASS),

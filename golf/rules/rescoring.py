@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 import re
 
-from golf.analysis import (Analysis, Event, Function, Hit, NGRAM_MARKERS, TTT_MARKERS, Unanalysable, VAL,
+from golf.analysis import (Analysis, Event, Function, Hit, TTT_MARKERS, Unanalysable, VAL,
                           common_loops, exclusive, is_score, name_flags, verdict)
 from golf.findings import FAIL, Finding
 
@@ -22,6 +22,8 @@ SEVERITY = {
     "strict": {"FAIL": "validation tokens scored again after the model or a cache learned them", "WARN": "never"},
 }
 CITES = "RULES.md §4 E4, E5"
+# Progress lines of a second pass; any n-gram line would also show a live single-pass cache.
+RESCORE_MARKERS = r"two_pass|rescor|pass ?2\b|second pass"
 
 
 def check(context) -> list[Finding]:
@@ -43,7 +45,8 @@ def check(context) -> list[Finding]:
             for later in [s for s in scores if s.line > fit.line and s.kind == "CALL" and s.names & fitted]:
                 hits.append(Hit(FAIL, f"{', '.join(sorted(fitted & later.names))} is fitted by scoring validation "
                                       f"tokens ({fit.what}) and then used to score them again", (fit, later)))
-    return [verdict(analysis, ID, hits, "each validation token is scored once", f"{TTT_MARKERS}|{NGRAM_MARKERS}")]
+    markers = f"{TTT_MARKERS}|{RESCORE_MARKERS}"
+    return [verdict(analysis, ID, hits, "each validation token is scored once", markers)]
 
 
 def _changes(analysis: Analysis, function: Function) -> list[Event]:
