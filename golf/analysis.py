@@ -117,6 +117,7 @@ def _segments(name: str) -> set[str]:
     return set(name.lower().strip("_").split("_")) if name else set()
 
 
+@lru_cache(maxsize=1 << 14)
 def name_flags(name: str) -> int:
     flags = 0
     if _VAL_NAME.match(name) and not _NOT_DATA.search(name):
@@ -188,15 +189,18 @@ def names_in(node: ast.AST | None) -> frozenset[str]:
     return frozenset(n.id for n in ast.walk(node) if isinstance(n, ast.Name)) if node is not None else frozenset()
 
 
+@lru_cache(maxsize=1 << 14)
 def is_score(name: str) -> bool:
     segments = _segments(name)
     return bool(segments & _SCORE) and not segments & {"grad", "lr", "scale", "fn", "func", "weight"}
 
 
+@lru_cache(maxsize=1 << 14)
 def _is_cache(name: str) -> bool:
     return bool(_segments(name) & _CACHE) and not is_score(name)
 
 
+@lru_cache(maxsize=1 << 14)
 def _is_dist(name: str) -> bool:
     return bool(_segments(name) & _DIST) or "softmax" in name.lower()
 
