@@ -123,7 +123,8 @@ def check_compliance(source, logs: dict[str, str] | None = None, policy: str = "
                      source_name: str = "train_gpt.py", date=None, readme: str = "") -> list:
     """Every compliance rule on one script, through the slice of golf.checks.Context the rules read."""
     record = SimpleNamespace(logs=[SimpleNamespace(name=name, text=text) for name, text in (logs or {}).items()],
-                             readme_text=readme, files=SimpleNamespace(readme="README.md"))
+                             readme_text=readme, script=SimpleNamespace(decoded=source),
+                             files=SimpleNamespace(readme="README.md", files=(), root=Path("."), script=source_name))
     context = SimpleNamespace(analysis=analyse_source(source, logs, policy, source_name), policy=policy, date=date,
                               record=record)
     return [finding for module in COMPLIANCE for finding in module.check(context)]
