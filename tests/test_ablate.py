@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from golf.ablation import (
 )
 from golf.findings import InputError
 from golf.stats import one_sample_vs_sota, paired_test
+from trainer_support import processes_in
 
 TOOL = Path(__file__).resolve().parent.parent / "tools" / "ablate.py"
 
@@ -188,19 +188,8 @@ def test_ctrl_c_stops_both_jobs_and_keeps_no_complete_log(tmp_path, smoke_data):
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=120)
     assert process.returncode == 130 and "Traceback" not in stderr, stderr
-    assert stdout.count("interrupted: seed 1 interrupted") == 2, stdout[-1500:] and "re-run the same command" in stdout
+    assert stdout.count("interrupted: seed 1 interrupted") == 2, stdout[-1500:]
+    assert "re-run the same command" in stdout
     for variant in ("baseline", "bpb"):
         assert not (out / variant / "train_seed1.log").exists() and (out / variant / "train_seed1.log.partial").is_file()
         assert processes_in(out / variant) == []
-
-
-def processes_in(folder: Path) -> list[int]:
-    """Live processes whose working directory is the folder (the trainer runs there)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and os.readlink(entry / "cwd") == str(folder):
-                found.append(int(entry.name))
-        except OSError:
-            continue
-    return found

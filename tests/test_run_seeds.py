@@ -6,8 +6,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import pytest
 
@@ -15,6 +13,7 @@ from golf.findings import InputError
 from golf.logs import parse_log_file
 from golf.runner import SeedProgress, log_is_complete, run_seed, seed_log_path
 from golf.smoke import REPO_ROOT, TINY_ENV, TRAINER
+from trainer_support import processes_in
 
 TOOL = REPO_ROOT / "tools" / "run_seeds.py"
 
@@ -85,19 +84,6 @@ def test_ctrl_c_stops_cleanly_and_keeps_no_complete_log(record, smoke_data_env):
     assert process.returncode == 130 and "interrupted" in stderr and "Traceback" not in stderr
     assert not seed_log_path(record, 3).exists() and (record / "train_seed3.log.partial").is_file()
     assert processes_in(record) == []
-
-
-def processes_in(folder: Path) -> list[int]:
-    """Live processes whose working directory is the folder (the trainer runs there)."""
-    time.sleep(0.5)
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and os.readlink(entry / "cwd") == str(folder):
-                found.append(int(entry.name))
-        except OSError:
-            continue
-    return found
 
 
 @pytest.mark.parametrize("args, message", [

@@ -1,8 +1,10 @@
 """Helpers for the trainer tests: run train_gpt.py with torchrun on the tiny config."""
 from __future__ import annotations
 
+import os
 import re
 import subprocess
+import time
 from pathlib import Path
 
 from golf.smoke import TINY_ENV, TRAINER, run_env, torchrun_command
@@ -19,3 +21,16 @@ def run_trainer(workdir: Path, data_env: dict, overrides: dict | None = None, np
                                capture_output=True, text=True, timeout=600)
     log_path = workdir / "logs" / "test.txt"
     return completed, log_path.read_text() if log_path.exists() else ""
+
+
+def processes_in(folder: Path) -> list[int]:
+    """Live processes whose working directory is the folder (the trainer runs there)."""
+    time.sleep(0.5)
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and os.readlink(entry / "cwd") == str(folder):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
