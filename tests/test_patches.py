@@ -137,9 +137,9 @@ def test_error_names_the_patch_file_and_hunk(tmp_path):
 
 
 def test_real_patch_against_a_changed_base_names_its_hunk():
-    old = "    return float(val_loss.item()), float(bits_per_token * tokens_per_byte)\n"
+    old = "    return float((entropy_sum / token_count).item())\n"  # context of the patch's second hunk
     assert BASE.count(old) == 1
-    changed = BASE.replace(old, "    return val_loss.item(), bits_per_token * tokens_per_byte\n")
+    changed = BASE.replace(old, "    return (entropy_sum / token_count).item()\n")
     with pytest.raises(PatchError, match=r"sliding_window_eval\.patch: hunk \d+ .*does not apply"):
         materialise(changed, [resolve_patch("sliding_window_eval")])
 
