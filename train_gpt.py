@@ -1403,6 +1403,7 @@ def main() -> None:
         log0(f"WARNING: eval over budget eval_time:{eval_ms:.0f}ms budget:{1000.0 * args.eval_budget_seconds:.0f}ms")
 
     if run.distributed:
+        dist.barrier()  # no rank tears its connections down while another still uses them
         dist.destroy_process_group()
 
 
