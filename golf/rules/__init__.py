@@ -1,7 +1,8 @@
 """The checker's rules, one module per check id, and the registry that lists them in order.
 
 Every module `golf/rules/<id>.py` has a docstring that is its documentation (first line a
-one-line summary), `ID`, `SEVERITY = {policy: {"FAIL": when, "WARN": when}}`, `CITES` (the
+one-line summary), `ID`, `SEVERITY = {policy: {"FAIL": when, "WARN": when}}` (written with
+golf.rules.severity.both_policies where the policies agree), `CITES` (the
 RULES.md section it follows) and `check(context) -> list[Finding]`, where `context` is a
 golf.checks.Context. RULES is the one list: golf.checks runs it in this order, and
 `tools/check_submission.py --list-checks` renders it (summaries and the severity table).

@@ -21,15 +21,14 @@ import datetime
 
 from golf.checks import SIZE_CAP_BYTES, artifact_figures, byte_count, model_log, where
 from golf.findings import FAIL, PASS, WARN, Finding
+from golf.rules.severity import both_policies
 from golf.source import CODE_SUFFIXES, runtime_code_files
 
 ID = "artifact_size"
-SEVERITY = {
-    "competition": {"FAIL": "a seed over 16,000,000 B by both measures; by the log total from 2026-04-24",
-                    "WARN": "the two measures disagree about the cap; uncounted run-time code"},
-    "strict": {"FAIL": "a seed over 16,000,000 B by both measures; by the log total from 2026-04-24",
-               "WARN": "the two measures disagree about the cap; uncounted run-time code"},
-}
+SEVERITY = both_policies(
+    fail="a seed over 16,000,000 B by both measures; by the log total from 2026-04-24",
+    warn="the two measures disagree about the cap; uncounted run-time code",
+)
 CITES = "RULES.md §1"
 LOG_TOTAL_RULING = datetime.date(2026, 4, 24)   # the late-April reviews: PRs #1809, #1835 ineligible on the log total
 

@@ -14,14 +14,13 @@ from __future__ import annotations
 from golf import stats
 from golf.checks import plural, where
 from golf.findings import FAIL, INFO, PASS, WARN, Finding
+from golf.rules.severity import both_policies
 
 ID = "bpb_bytes"
-SEVERITY = {
-    "competition": {"FAIL": "implied validation bytes off 151.08 M by > 0.1 % (record track)",
-                    "WARN": "the same on the non-record track; the launch-day validation export"},
-    "strict": {"FAIL": "implied validation bytes off 151.08 M by > 0.1 % (record track)",
-               "WARN": "the same on the non-record track; the launch-day validation export"},
-}
+SEVERITY = both_policies(
+    fail="implied validation bytes off 151.08 M by > 0.1 % (record track)",
+    warn="the same on the non-record track; the launch-day validation export",
+)
 CITES = "RULES.md §5"
 LAUNCH_DAY_VAL_TOKENS = 63_779_840      # older validation export, about 155.8 M bytes
 

@@ -18,14 +18,13 @@ import sys
 
 from golf.checks import byte_count, where
 from golf.findings import FAIL, INFO, PASS, WARN, Finding
+from golf.rules.severity import both_policies
 
 ID = "code"
-SEVERITY = {
-    "competition": {"FAIL": "script empty, unreadable, does not parse, or a decompression bomb",
-                    "WARN": "a log embeds another version of the script; Code size differs from disk"},
-    "strict": {"FAIL": "script empty, unreadable, does not parse, or a decompression bomb",
-               "WARN": "a log embeds another version of the script; Code size differs from disk"},
-}
+SEVERITY = both_policies(
+    fail="script empty, unreadable, does not parse, or a decompression bomb",
+    warn="a log embeds another version of the script; Code size differs from disk",
+)
 CITES = "RULES.md §6, §7"
 OTHER_SCRIPT_MAX_BYTES = 2_000_000
 

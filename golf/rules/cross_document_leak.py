@@ -15,14 +15,13 @@ import datetime
 
 from golf.analysis import Hit, Unanalysable, own_nodes, verdict
 from golf.findings import FAIL, WARN, Finding
+from golf.rules.severity import both_policies
 
 ID = "cross_document_leak"
-SEVERITY = {
-    "competition": {"FAIL": "a live lookback without a BOS mask, dated on or after the ruling",
-                    "WARN": "the same, dated before the ruling"},
-    "strict": {"FAIL": "a live lookback without a BOS mask, dated on or after the ruling",
-               "WARN": "the same, dated before the ruling"},
-}
+SEVERITY = both_policies(
+    fail="a live lookback without a BOS mask, dated on or after the ruling",
+    warn="the same, dated before the ruling",
+)
 CITES = "RULES.md §4 E14"
 RULING = datetime.date(2026, 4, 24)   # the cocohearts audit applied it to PR #1797, opened that day
 MARKERS = r"smear"

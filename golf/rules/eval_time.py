@@ -14,14 +14,13 @@ from __future__ import annotations
 from golf.checks import where
 from golf.findings import FAIL, INFO, PASS, WARN, Finding
 from golf.logs import matches_claim
+from golf.rules.severity import both_policies
 
 ID = "eval_time"
-SEVERITY = {
-    "competition": {"FAIL": "a seed's scoring passes over 600 s",
-                    "WARN": "only the sum of passes, or a TTT compile warmup, goes over; no eval time logged"},
-    "strict": {"FAIL": "a seed's scoring passes over 600 s",
-               "WARN": "only the sum of passes, or a TTT compile warmup, goes over; no eval time logged"},
-}
+SEVERITY = both_policies(
+    fail="a seed's scoring passes over 600 s",
+    warn="only the sum of passes, or a TTT compile warmup, goes over; no eval time logged",
+)
 CITES = "RULES.md §2"
 EVAL_LIMIT_MS = 600_000
 

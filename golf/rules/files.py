@@ -17,14 +17,13 @@ from pathlib import Path
 from golf.checks import byte_count, plural
 from golf.findings import FAIL, PASS, WARN, Finding
 from golf.record import SCRIPT_NAME
+from golf.rules.severity import both_policies
 
 ID = "files"
-SEVERITY = {
-    "competition": {"FAIL": "README, submission.json, script or train log missing or empty",
-                    "WARN": "one under another name; imports without requirements.txt; folder name"},
-    "strict": {"FAIL": "README, submission.json, script or train log missing or empty",
-               "WARN": "one under another name; imports without requirements.txt; folder name"},
-}
+SEVERITY = both_policies(
+    fail="README, submission.json, script or train log missing or empty",
+    warn="one under another name; imports without requirements.txt; folder name",
+)
 CITES = "RULES.md §0, §6"
 FOLDER_NAME = re.compile(r"^\d{4}-\d{2}-\d{2}_\S+$")
 # Packages the challenge image has beside the standard library (its requirements.txt, and torch's own).

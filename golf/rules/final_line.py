@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from golf.checks import where
 from golf.findings import INFO, Finding
+from golf.rules.severity import both_policies
 
 ID = "final_line"
-SEVERITY = {
-    "competition": {"FAIL": "never", "WARN": "never"},
-    "strict": {"FAIL": "never", "WARN": "never"},
-}
+SEVERITY = both_policies(fail="never", warn="never")
 CITES = "RULES.md §6"
 
 

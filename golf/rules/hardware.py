@@ -12,12 +12,10 @@ import re
 
 from golf.checks import plural, where
 from golf.findings import INFO, PASS, WARN, Finding
+from golf.rules.severity import both_policies
 
 ID = "hardware"
-SEVERITY = {
-    "competition": {"FAIL": "never", "WARN": "record track: GPUs other than 8×H100 SXM listed or declared"},
-    "strict": {"FAIL": "never", "WARN": "record track: GPUs other than 8×H100 SXM listed or declared"},
-}
+SEVERITY = both_policies(fail="never", warn="record track: GPUs other than 8×H100 SXM listed or declared")
 CITES = "RULES.md §7"
 RECORD_HARDWARE = re.compile(r"8\s*[x×]\s*(?:NVIDIA\s*)?H100(?!\s*PCIe)", re.IGNORECASE)
 NOT_SXM = re.compile(r"PCIe|NVL", re.IGNORECASE)

@@ -12,12 +12,10 @@ import ast
 
 from golf.analysis import Hit, NETWORK_MODULES, Unanalysable, base_name, verdict
 from golf.findings import FAIL, WARN, Finding
+from golf.rules.severity import both_policies
 
 ID = "network"
-SEVERITY = {
-    "competition": {"FAIL": "a reachable network call", "WARN": "a download guarded by a missing-file test"},
-    "strict": {"FAIL": "a reachable network call", "WARN": "a download guarded by a missing-file test"},
-}
+SEVERITY = both_policies(fail="a reachable network call", warn="a download guarded by a missing-file test")
 CITES = "RULES.md §4 E16"
 
 

@@ -19,13 +19,13 @@ from __future__ import annotations
 from golf.analysis import NGRAM_MARKERS, TRAIN, VAL, Hit, Unanalysable, verdict
 from golf.findings import FAIL, Finding
 from golf.helper_sources import leaks_in_helpers
+from golf.rules.severity import both_policies
 
 ID = "ngram_target_leak"
-_FAILS = "a live table lookup keyed with the predicted token, or a loaded helper kernel whose hint reads it"
-SEVERITY = {
-    "competition": {"FAIL": _FAILS, "WARN": "never"},
-    "strict": {"FAIL": _FAILS, "WARN": "never"},
-}
+SEVERITY = both_policies(
+    fail="a live table lookup keyed with the predicted token, or a loaded helper kernel whose hint reads it",
+    warn="never",
+)
 CITES = "RULES.md §4 E6"
 
 

@@ -16,12 +16,10 @@ import re
 
 from golf.analysis import Hit, Unanalysable, own_nodes, verdict
 from golf.findings import FAIL, Finding
+from golf.rules.severity import both_policies
 
 ID = "normalization"
-SEVERITY = {
-    "competition": {"FAIL": "a live byte-level mixture of token and byte predictions", "WARN": "never"},
-    "strict": {"FAIL": "a live byte-level mixture of token and byte predictions", "WARN": "never"},
-}
+SEVERITY = both_policies(fail="a live byte-level mixture of token and byte predictions", warn="never")
 CITES = "RULES.md §4 C2, E11"
 MARKERS = r"\bppm|mix_bpb|\bmix="
 LOG_PROB = re.compile(r"(^|_)(n?lp|logp\w*|log_?probs?|nll\w*|nlp)$", re.IGNORECASE)

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from golf.analysis import Hit, PATTERN_TEXT, TTT_MARKERS, Unanalysable, verdict
 from golf.findings import FAIL, Finding
+from golf.rules.severity import both_policies
 
 ID = "pre_eval_ttt"
-SEVERITY = {
-    "competition": {"FAIL": "training on validation tokens before they are scored", "WARN": "never"},
-    "strict": {"FAIL": "training on validation tokens before they are scored", "WARN": "never"},
-}
+SEVERITY = both_policies(fail="training on validation tokens before they are scored", warn="never")
 CITES = "RULES.md §4 E2, E3"
 
 

@@ -12,12 +12,10 @@ from __future__ import annotations
 
 from golf.findings import Finding
 from golf.patches import check_provenance
+from golf.rules.severity import both_policies
 
 ID = "provenance"
-SEVERITY = {
-    "competition": {"FAIL": "PATCHES does not rebuild train_gpt.py", "WARN": "a PATCHES input cannot be found"},
-    "strict": {"FAIL": "PATCHES does not rebuild train_gpt.py", "WARN": "a PATCHES input cannot be found"},
-}
+SEVERITY = both_policies(fail="PATCHES does not rebuild train_gpt.py", warn="a PATCHES input cannot be found")
 CITES = "RULES.md §7"
 
 

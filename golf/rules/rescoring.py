@@ -15,12 +15,10 @@ import re
 from golf.analysis import (Analysis, Event, Function, Hit, TTT_MARKERS, Unanalysable, VAL,
                           common_loops, exclusive, is_score, name_flags, verdict)
 from golf.findings import FAIL, Finding
+from golf.rules.severity import both_policies
 
 ID = "rescoring"
-SEVERITY = {
-    "competition": {"FAIL": "validation tokens scored again after the model or a cache learned them", "WARN": "never"},
-    "strict": {"FAIL": "validation tokens scored again after the model or a cache learned them", "WARN": "never"},
-}
+SEVERITY = both_policies(fail="validation tokens scored again after the model or a cache learned them", warn="never")
 CITES = "RULES.md §4 E4, E5"
 # Progress lines of a second pass; any n-gram line would also show a live single-pass cache.
 RESCORE_MARKERS = r"two_pass|rescor|pass ?2\b|second pass"

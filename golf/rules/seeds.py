@@ -17,14 +17,13 @@ import re
 
 from golf.checks import MIN_RECORD_SEEDS, final_evidence, plural, seed_list, where
 from golf.findings import FAIL, INFO, PASS, WARN, Finding
+from golf.rules.severity import both_policies
 
 ID = "seeds"
-SEVERITY = {
-    "competition": {"FAIL": "a reported seed's log has no final score; no complete seed",
-                    "WARN": "fewer than 3 complete seeds; repeated seeds; more runs than reported"},
-    "strict": {"FAIL": "a reported seed's log has no final score; no complete seed",
-               "WARN": "fewer than 3 complete seeds; repeated seeds; more runs than reported"},
-}
+SEVERITY = both_policies(
+    fail="a reported seed's log has no final score; no complete seed",
+    warn="fewer than 3 complete seeds; repeated seeds; more runs than reported",
+)
 CITES = "RULES.md §3, §7"
 RUN_COUNT_IN_TEXT = re.compile(r"\b(\d{1,2})\s+(?:seeds|runs|training runs)\b", re.IGNORECASE)
 

@@ -18,14 +18,13 @@ import math
 from golf import stats
 from golf.checks import MIN_RECORD_SEEDS, final_evidence, mean, plural
 from golf.findings import FAIL, INFO, PASS, WARN, Finding
+from golf.rules.severity import both_policies
 
 ID = "significance"
-SEVERITY = {
-    "competition": {"FAIL": "with --sota: neither the written rule nor the frontier rule (Welch p < 0.25) holds",
-                    "WARN": "only the frontier rule holds; no --sota; fewer than 3 seeds"},
-    "strict": {"FAIL": "with --sota: neither the written rule nor the frontier rule (Welch p < 0.25) holds",
-               "WARN": "only the frontier rule holds; no --sota; fewer than 3 seeds"},
-}
+SEVERITY = both_policies(
+    fail="with --sota: neither the written rule nor the frontier rule (Welch p < 0.25) holds",
+    warn="only the frontier rule holds; no --sota; fewer than 3 seeds",
+)
 CITES = "RULES.md §3"
 
 

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from golf.analysis import Hit, SLOT_MARKERS, Unanalysable, VAL, verdict
 from golf.findings import FAIL, Finding
+from golf.rules.severity import both_policies
 
 ID = "slot"
-SEVERITY = {
-    "competition": {"FAIL": "eval-time parameters optimised on the positions then scored", "WARN": "never"},
-    "strict": {"FAIL": "eval-time parameters optimised on the positions then scored", "WARN": "never"},
-}
+SEVERITY = both_policies(fail="eval-time parameters optimised on the positions then scored", warn="never")
 CITES = "RULES.md §4 E9, E10"
 
 

@@ -18,14 +18,13 @@ from golf.checks import artifact_figures, final_evidence, mean, model_log, plura
 from golf.findings import FAIL, INFO, PASS, WARN, Finding
 from golf.logs import matches_claim, printed_decimals
 from golf.record import as_float
+from golf.rules.severity import both_policies
 
 ID = "submission_json"
-SEVERITY = {
-    "competition": {"FAIL": "unreadable or retracted",
-                    "WARN": "val_bpb or per-seed claims differ from the logs; missing keys; wrong types"},
-    "strict": {"FAIL": "unreadable or retracted",
-               "WARN": "val_bpb or per-seed claims differ from the logs; missing keys; wrong types"},
-}
+SEVERITY = both_policies(
+    fail="unreadable or retracted",
+    warn="val_bpb or per-seed claims differ from the logs; missing keys; wrong types",
+)
 CITES = "RULES.md §6"
 BPB_TOLERANCE = 5e-5
 HEADLINE_KEYS = ("val_bpb", "mean_val_bpb", "val_bpb_mean", "mean_bpb")

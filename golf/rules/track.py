@@ -12,12 +12,10 @@ from __future__ import annotations
 import re
 
 from golf.findings import INFO, WARN, Finding
+from golf.rules.severity import both_policies
 
 ID = "track"
-SEVERITY = {
-    "competition": {"FAIL": "never", "WARN": "non-record README does not say non-record or unlimited compute"},
-    "strict": {"FAIL": "never", "WARN": "non-record README does not say non-record or unlimited compute"},
-}
+SEVERITY = both_policies(fail="never", warn="non-record README does not say non-record or unlimited compute")
 CITES = "RULES.md §0"
 NON_RECORD_README = re.compile(r"non[-_ ]?record|unlimited", re.IGNORECASE)
 

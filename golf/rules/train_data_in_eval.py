@@ -10,12 +10,10 @@ from __future__ import annotations
 
 from golf.analysis import Hit, NGRAM_MARKERS, TRAIN, Unanalysable, VAL, common_loops, verdict
 from golf.findings import WARN, Finding
+from golf.rules.severity import both_policies
 
 ID = "train_data_in_eval"
-SEVERITY = {
-    "competition": {"FAIL": "never", "WARN": "training data read while scoring or after the artifact is written"},
-    "strict": {"FAIL": "never", "WARN": "training data read while scoring or after the artifact is written"},
-}
+SEVERITY = both_policies(fail="never", warn="training data read while scoring or after the artifact is written")
 CITES = "RULES.md §4 E12"
 
 

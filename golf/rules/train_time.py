@@ -18,14 +18,13 @@ import re
 
 from golf.checks import where
 from golf.findings import FAIL, INFO, PASS, WARN, Finding
+from golf.rules.severity import both_policies
 
 ID = "train_time"
-SEVERITY = {
-    "competition": {"FAIL": "a seed over 600 s by > 500 ms (or a step); train + Hessians over 610 s",
-                    "WARN": "a smaller overrun; train + Hessians on training data over 600 s"},
-    "strict": {"FAIL": "a seed over 600 s by > 500 ms (or a step); train + Hessians over 610 s",
-               "WARN": "a smaller overrun; train + Hessians on training data over 600 s"},
-}
+SEVERITY = both_policies(
+    fail="a seed over 600 s by > 500 ms (or a step); train + Hessians over 610 s",
+    warn="a smaller overrun; train + Hessians on training data over 600 s",
+)
 CITES = "RULES.md §2"
 TRAIN_LIMIT_MS = 600_000
 OVERRUN_TOLERANCE_MS = 500

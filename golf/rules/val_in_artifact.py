@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from golf.analysis import Hit, Unanalysable, verdict
 from golf.findings import FAIL, Finding
+from golf.rules.severity import both_policies
 
 ID = "val_in_artifact"
-SEVERITY = {
-    "competition": {"FAIL": "validation data or statistics serialised into the artifact", "WARN": "never"},
-    "strict": {"FAIL": "validation data or statistics serialised into the artifact", "WARN": "never"},
-}
+SEVERITY = both_policies(fail="validation data or statistics serialised into the artifact", warn="never")
 CITES = "RULES.md §4 E12"
 
 

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 from golf.analysis import CALIB_MARKERS, Hit, Unanalysable, VAL, verdict
 from golf.findings import FAIL, Finding
+from golf.rules.severity import both_policies
 
 ID = "val_in_training"
-SEVERITY = {
-    "competition": {"FAIL": "validation data in a training loss or calibration", "WARN": "never"},
-    "strict": {"FAIL": "validation data in a training loss or calibration", "WARN": "never"},
-}
+SEVERITY = both_policies(fail="validation data in a training loss or calibration", warn="never")
 CITES = "RULES.md §4 E12, E13"
 
 

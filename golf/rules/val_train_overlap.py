@@ -15,14 +15,13 @@ from __future__ import annotations
 import re
 
 from golf.findings import FAIL, PASS, Finding
+from golf.rules.severity import both_policies
 
 ID = "val_train_overlap"
-SEVERITY = {
-    "competition": {"FAIL": "training data named, linked or prepared so that it holds validation documents",
-                    "WARN": "never"},
-    "strict": {"FAIL": "training data named, linked or prepared so that it holds validation documents",
-               "WARN": "never"},
-}
+SEVERITY = both_policies(
+    fail="training data named, linked or prepared so that it holds validation documents",
+    warn="never",
+)
 CITES = "RULES.md §4 E15, §5"
 CASEOPS_VAL_TOKENS = 47_851_520
 CASEOPS_TRAIN_SHARDS = 80
