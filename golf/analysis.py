@@ -1404,7 +1404,7 @@ class Unanalysable:
 
 
 def analyse(context) -> Analysis | Unanalysable:
-    """The analysis of a record folder's script (golf.checks.Context), or why there is none."""
+    """The analysis of a record folder's script (golf.facts.Context), or why there is none."""
     script = context.record.script
     if script.decoded is None or script.decoded.tree is None:
         return Unanalysable(INFO, "not checked: no script that parses")

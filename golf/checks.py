@@ -6,8 +6,8 @@ verdict ("fail" when any finding is FAIL), the per-seed table and the significan
 Nothing is printed here; golf/render.py turns a result into text, JSON Lines or markdown.
 
 A rule is a module `golf/rules/<id>.py` with `check(context) -> list[Finding]`; `context` is
-the Context below. The helpers here (`where`, `model_log`, `artifact_figures`, ...) are the
-ones several rules share.
+a golf.facts.Context, where the helpers several rules share (`where`, `model_log`,
+`artifact_figures`, ...) live too: the runner imports the rules and the facts, never the reverse.
 
 Policies: `strict` (this harness's own standard: no test-time training of any kind, and no
 validation data anywhere but in scoring) and `competition` (the challenge's rules, where
@@ -15,69 +15,17 @@ score-first TTT is legal). Only the compliance rules read the policy.
 """
 from __future__ import annotations
 
-import datetime
-import re
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 
+from golf.facts import RECORD_TRACK, Context, Sota, artifact_figures, mean
 from golf.findings import FAIL, INFO, PASS, WARN, Finding, InputError
-from golf.record import LoadedLog, Record, SeedRow, as_float, load_record
+from golf.record import Record, as_float, load_record
+from golf.rules import REGISTRY
+from golf.rules.significance import significance_figures
 
 POLICIES = ("strict", "competition")
 TRACKS = ("10min_16mb", "non_record_16mb")
-RECORD_TRACK = "10min_16mb"
-SIZE_CAP_BYTES = 16_000_000
-MIN_RECORD_SEEDS = 3
-_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
-
-
-@dataclass(frozen=True)
-class Sota:
-    """The record to beat: its mean BPB and, when read from its folder, its per-seed scores."""
-
-    label: str
-    val_bpb: float
-    val_losses: tuple[float, ...] = ()
-    val_bpbs: tuple[float, ...] = ()
-
-
-@dataclass(frozen=True)
-class Context:
-    """What every rule reads: the loaded record and the options it was checked under."""
-
-    record: Record
-    policy: str
-    track: str
-    track_source: str
-    sota: Sota | None
-
-    @property
-    def record_track(self) -> bool:
-        return self.track == RECORD_TRACK
-
-    @property
-    def scored(self) -> list[SeedRow]:
-        return [row for row in self.record.seeds if row.complete]
-
-    @cached_property
-    def analysis(self):
-        """golf.analysis.analyse(self), built on first use: folders no compliance rule reads never pay for it."""
-        from golf.analysis import analyse
-        return analyse(self)
-
-    @cached_property
-    def date(self) -> datetime.date | None:
-        """The submission's date, for dated rulings: the folder name's YYYY-MM-DD_ prefix, else submission.json `date`."""
-        declared = (self.record.submission.data or {}).get("date")
-        for text in (self.record.root.name, declared if isinstance(declared, str) else ""):
-            match = _DATE.match(text)
-            if match:
-                try:
-                    return datetime.date(*map(int, match.groups()))
-                except ValueError:
-                    continue
-        return None
 
 
 @dataclass
@@ -113,52 +61,23 @@ class RecordResult:
 
 
 # ---------------------------------------------------------------------------------------------
-# Helpers shared by the rules
+# Entry points
 
 
-def where(log: LoadedLog | None, line: int | None = None) -> str:
-    """Evidence string `file:line` (just `file` when the line is unknown or 0)."""
-    if log is None:
-        return ""
-    return f"{log.name}:{line}" if line else log.name
-
-
-def final_evidence(rows: list[SeedRow]) -> tuple[str, ...]:
-    return tuple(where(row.score_log, row.final.line) for row in rows)
-
-
-def plural(count: int, word: str) -> str:
-    return f"{count} {word}{'s' * (count != 1)}"
-
-
-def seed_list(rows) -> str:
-    return ", ".join(row.seed for row in rows)
-
-
-def mean(values: list[float]) -> float:
-    return sum(values) / len(values)
-
-
-def byte_count(value: float) -> str:
-    return f"{value:,.0f} B"
-
-
-def model_log(row: SeedRow) -> LoadedLog | None:
-    """The log that states this seed's artifact: the training log, else the one that scored it."""
-    for log in (row.train_log, row.score_log):
-        if log is not None and (log.run.model_bytes or log.run.total_bytes):
-            return log
-    return row.train_log or row.score_log
-
-
-def artifact_figures(record: Record, row: SeedRow) -> tuple[int | None, int | None]:
-    """(raw script bytes on disk + compressed model bytes, total the log states) for one seed."""
-    log = model_log(row)
-    if log is None:
-        return None, None
-    model, stated = log.run.model_bytes, log.run.total_bytes
-    computed = record.script.size + model.value if model is not None and record.script.size is not None else None
-    return computed, stated.value if stated is not None else None
+def check_record(folder, policy: str = "strict", sota: Sota | float | str | None = None,
+                 track: str | None = None) -> RecordResult:
+    """Check one record folder. Raises InputError (exit code 2) when it cannot be read at all."""
+    if policy not in POLICIES:
+        raise InputError(f"policy {policy!r} is not one of {', '.join(POLICIES)}")
+    if track is not None and normalise_track(track) is None:
+        raise InputError(f"track {track!r} is not one of {', '.join(TRACKS)}")
+    record = load_record(folder)
+    chosen, source = infer_track(record, track)
+    if sota is not None and not isinstance(sota, Sota):
+        sota = load_sota(sota)
+    context = Context(record, policy, chosen, source, sota)
+    findings = [finding for rule in REGISTRY for finding in run_rule(rule.id, rule.module.check, context)]
+    return RecordResult(str(folder), chosen, policy, findings, seed_table_json(context), significance_figures(context))
 
 
 def seed_table_json(context: Context) -> dict[str, dict]:
@@ -178,29 +97,6 @@ def seed_table_json(context: Context) -> dict[str, dict]:
             "log": row.score_log.name if row.score_log else None,
         }
     return table
-
-
-# ---------------------------------------------------------------------------------------------
-# Entry points
-
-
-def check_record(folder, policy: str = "strict", sota: Sota | float | str | None = None,
-                 track: str | None = None) -> RecordResult:
-    """Check one record folder. Raises InputError (exit code 2) when it cannot be read at all."""
-    from golf.rules import REGISTRY
-    from golf.rules.significance import significance_figures
-
-    if policy not in POLICIES:
-        raise InputError(f"policy {policy!r} is not one of {', '.join(POLICIES)}")
-    if track is not None and normalise_track(track) is None:
-        raise InputError(f"track {track!r} is not one of {', '.join(TRACKS)}")
-    record = load_record(folder)
-    chosen, source = infer_track(record, track)
-    if sota is not None and not isinstance(sota, Sota):
-        sota = load_sota(sota)
-    context = Context(record, policy, chosen, source, sota)
-    findings = [finding for rule in REGISTRY for finding in run_rule(rule.id, rule.module.check, context)]
-    return RecordResult(str(folder), chosen, policy, findings, seed_table_json(context), significance_figures(context))
 
 
 def run_rule(rule_id: str, check, context: Context) -> list[Finding]:
@@ -252,5 +148,4 @@ def load_sota(value: float | str | Path) -> Sota:
 
 def describe_checks() -> list[tuple[str, str]]:
     """(id, one-line summary) for every registered rule, in registry order."""
-    from golf.rules import REGISTRY
     return [(rule.id, rule.summary) for rule in REGISTRY]

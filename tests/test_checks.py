@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from golf.checks import POLICIES, RecordResult, Sota, check_record, describe_checks, infer_track, load_sota
+from golf.checks import POLICIES, RecordResult, check_record, describe_checks, infer_track, load_sota
+from golf.facts import Context, Sota
 from golf.findings import FAIL, INFO, PASS, WARN, InputError
 from golf.record import load_record
 from golf.rules import COMPLIANCE_IDS, IDS, REGISTRY
@@ -441,7 +442,6 @@ def test_an_overrun_in_minute_resolution_logs_is_measured_in_ms(tmp_path):
 
 
 def test_context_date_from_the_folder_name_then_submission_json(tmp_path):
-    from golf.checks import Context
     record = load_record(fixture("BaselinePass"))
     assert Context(record, "strict", "10min_16mb", "", None).date.isoformat() == "2026-04-01"
     undated = copy_fixture("BaselinePass", tmp_path / "BaselinePass")
@@ -451,7 +451,6 @@ def test_context_date_from_the_folder_name_then_submission_json(tmp_path):
 
 def test_context_analysis_is_built_once_on_first_use(monkeypatch):
     import golf.analysis
-    from golf.checks import Context
 
     calls = []
     monkeypatch.setattr(golf.analysis, "analyse", lambda context: calls.append(context) or object())

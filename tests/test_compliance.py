@@ -121,7 +121,7 @@ DERIVED = {
 
 def check_compliance(source, logs: dict[str, str] | None = None, policy: str = "strict",
                      source_name: str = "train_gpt.py", date=None, readme: str = "") -> list:
-    """Every compliance rule on one script, through the slice of golf.checks.Context the rules read."""
+    """Every compliance rule on one script, through the slice of golf.facts.Context the rules read."""
     record = SimpleNamespace(logs=[SimpleNamespace(name=name, text=text) for name, text in (logs or {}).items()],
                              readme_text=readme, script=SimpleNamespace(decoded=source),
                              files=SimpleNamespace(readme="README.md", files=(), root=Path("."), script=source_name))

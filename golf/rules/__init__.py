@@ -4,7 +4,7 @@ Every module `golf/rules/<id>.py` has a docstring that is its documentation (fir
 one-line summary), `ID`, `SEVERITY = {policy: {"FAIL": when, "WARN": when}}` (written with
 golf.rules.severity.both_policies where the policies agree), `CITES` (the
 RULES.md section it follows) and `check(context) -> list[Finding]`, where `context` is a
-golf.checks.Context. RULES is the one list: golf.checks runs it in this order, and
+golf.facts.Context. RULES is the one list: golf.checks runs it in this order, and
 `tools/check_submission.py --list-checks` renders it (summaries and the severity table).
 COMPLIANCE names the evaluation-legality rules among them (make_submission.py's flags, the
 corpus scorer).

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime
 
-from golf.checks import SIZE_CAP_BYTES, artifact_figures, byte_count, model_log, where
+from golf.facts import SIZE_CAP_BYTES, artifact_figures, byte_count, model_log, where
 from golf.findings import FAIL, PASS, WARN, Finding
 from golf.rules.severity import both_policies
 from golf.source import CODE_SUFFIXES, runtime_code_files

@@ -12,7 +12,7 @@ Example: `FAIL seed 42: 62,021,632 tokens imply 176.30 M validation bytes (+16.6
 from __future__ import annotations
 
 from golf import stats
-from golf.checks import plural, where
+from golf.facts import plural, where
 from golf.findings import FAIL, INFO, PASS, WARN, Finding
 from golf.rules.severity import both_policies
 

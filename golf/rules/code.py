@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sys
 
-from golf.checks import byte_count, where
+from golf.facts import byte_count, where
 from golf.findings import FAIL, INFO, PASS, WARN, Finding
 from golf.rules.severity import both_policies
 

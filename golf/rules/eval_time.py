@@ -11,7 +11,7 @@ Example: `FAIL seed 314: eval 612.4 s > 600 s`.
 """
 from __future__ import annotations
 
-from golf.checks import where
+from golf.facts import where
 from golf.findings import FAIL, INFO, PASS, WARN, Finding
 from golf.logs import matches_claim
 from golf.rules.severity import both_policies

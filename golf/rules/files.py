@@ -14,7 +14,7 @@ import re
 import sys
 from pathlib import Path
 
-from golf.checks import byte_count, plural
+from golf.facts import byte_count, plural
 from golf.findings import FAIL, PASS, WARN, Finding
 from golf.record import SCRIPT_NAME
 from golf.rules.severity import both_policies

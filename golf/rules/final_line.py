@@ -7,7 +7,7 @@ Example: `INFO seed 42: val_bpb 1.22509229 val_loss 2.06851204 from train_seed42
 """
 from __future__ import annotations
 
-from golf.checks import where
+from golf.facts import where
 from golf.findings import INFO, Finding
 from golf.rules.severity import both_policies
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from golf.checks import plural, where
+from golf.facts import plural, where
 from golf.findings import INFO, PASS, WARN, Finding
 from golf.rules.severity import both_policies
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from golf.checks import MIN_RECORD_SEEDS, final_evidence, plural, seed_list, where
+from golf.facts import MIN_RECORD_SEEDS, final_evidence, plural, seed_list, where
 from golf.findings import FAIL, INFO, PASS, WARN, Finding
 from golf.rules.severity import both_policies
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 
 from golf import stats
-from golf.checks import MIN_RECORD_SEEDS, final_evidence, mean, plural
+from golf.facts import MIN_RECORD_SEEDS, final_evidence, mean, plural
 from golf.findings import FAIL, INFO, PASS, WARN, Finding
 from golf.rules.severity import both_policies
 

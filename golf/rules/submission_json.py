@@ -14,7 +14,7 @@ Example: `WARN val_bpb 1.20576 in submission.json, logs give 1.206366 (mean of 3
 """
 from __future__ import annotations
 
-from golf.checks import artifact_figures, final_evidence, mean, model_log, plural, where
+from golf.facts import artifact_figures, final_evidence, mean, model_log, plural, where
 from golf.findings import FAIL, INFO, PASS, WARN, Finding
 from golf.logs import matches_claim, printed_decimals
 from golf.record import as_float

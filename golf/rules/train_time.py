@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from golf.checks import where
+from golf.facts import where
 from golf.findings import FAIL, INFO, PASS, WARN, Finding
 from golf.rules.severity import both_policies
 
