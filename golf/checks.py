@@ -38,6 +38,7 @@ class RecordResult:
     findings: list[Finding]
     seeds: dict[str, dict]
     stats: dict = field(default_factory=dict)
+    sota_pick: dict | None = None   # what --sota auto chose (golf.sota_auto.SotaPick.to_json), if it ran
 
     @property
     def verdict(self) -> str:
@@ -57,7 +58,8 @@ class RecordResult:
 
     def to_json(self) -> dict:
         return {"record": self.record, "verdict": self.verdict, "track": self.track, "policy": self.policy,
-                "checks": [finding.to_json() for finding in self.findings], "seeds": self.seeds, "stats": self.stats}
+                "checks": [finding.to_json() for finding in self.findings], "seeds": self.seeds, "stats": self.stats,
+                **({"sota_auto": self.sota_pick} if self.sota_pick else {})}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ def evidence_text(evidence: tuple[str, ...] | list[str]) -> str:
 
 def render_text(result) -> str:
     """One line per finding, the per-seed table, then the verdict line."""
-    lines = [result.record]
+    lines = [result.record] + ([result.sota_pick["text"]] if result.sota_pick else [])
     for finding in result.findings:
         where = f"  ({evidence_text(finding.evidence)})" if finding.evidence else ""
         lines.append(f"{finding.status:<4}  {finding.id:<{ID_WIDTH}} {finding.message}{where}")
@@ -91,6 +91,7 @@ def render_markdown(result) -> str:
     lines = [f"### Submission check: `{_escape(name)}`", "",
              f"**Verdict: {result.verdict.upper()}** ({summary(result)}) · track `{result.track}` · "
              f"policy `{result.policy}`", "",
+             *([_escape(result.sota_pick["text"]), ""] if result.sota_pick else []),
              "| Check | Status | Measured | Evidence |", "| --- | --- | --- | --- |"]
     for finding in result.findings:
         evidence = ", ".join(f"`{_escape(item)}`" for item in finding.evidence[:MAX_EVIDENCE_SHOWN])
