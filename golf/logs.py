@@ -3,6 +3,7 @@
 Public API:
     Located                 a figure and the 1-based physical line it came from (0: the file name)
     MetricLine              one `<label> val_loss:<x> val_bpb:<y>` line (also `=` and `sliding` forms)
+    BpbFigure               any BPB value the log prints as a score (see RunLog.bpb_figures)
     StepLine                one `step:i/n ...` line (training or periodic validation)
     RunLog                  everything parsed from one log; `final` is the score per RULES.md §6
     parse_log_text(text, name) -> RunLog
@@ -20,6 +21,7 @@ source that baseline logs print first from the log lines after it.
 """
 from __future__ import annotations
 
+import math
 import re
 import statistics
 from dataclasses import dataclass, field
@@ -78,6 +80,12 @@ _SEED_FILE_NAME = re.compile(r"seed[_\-]?(\d+)", re.IGNORECASE)
 _SETTING = re.compile(r"(?<!\S)([A-Za-z_][\w.\-]*)[:=]\s*(\S+)")
 _LOG_EVIDENCE = re.compile(rb"(?m)(?:^|\s)(?:step:\s*\d+/\d+|val_bpb\s*[:=]\s*\d)")
 _TIME_UNIT_MS = {"ms": 1.0, "s": 1000.0, "m": 60_000.0}
+# Any `<word>bpb` figure (`ppm_mix val_bpb:0.82`, `mix_bpb=1.0042`, `"post_ttt_val_bpb": 1.0629`), for lines
+# that are neither metric nor step lines; per-batch and difference figures are no score.
+_BPB_FIGURE = re.compile(r"(?<![A-Za-z0-9])([A-Za-z_]*bpb)[\"']?\s*[:=]?\s*(" + _NUMBER + r")(?![\w.])", re.IGNORECASE)
+_NOT_A_SCORE = re.compile(r"batch|gain|delta|gap|diff|std", re.IGNORECASE)
+# A pass still under way: `[51/1893]`, `batch 766/782`, `[  4.0%]`.
+_PROGRESS = re.compile(r"(?<![\w./])(\d+)\s*/\s*(\d+)(?![\w./])|(?<![\w.])(\d+(?:\.\d+)?)\s*%")
 
 
 @dataclass(frozen=True)
@@ -105,6 +113,15 @@ class MetricLine:
     diagnostic: bool
     text: str
     bpb_decimals: int
+
+
+@dataclass(frozen=True, slots=True)
+class BpbFigure:
+    """A BPB value the log prints, the 1-based line it is on, and the decimals it was printed with."""
+
+    value: float
+    line: int
+    decimals: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +170,10 @@ class RunLog:
     pytorch_version: str | None = None
     python_version: str | None = None
     settings: dict[str, str] = field(default_factory=dict)
+    # Every BPB the log prints that could be a score: metric lines (diagnostic ones too), periodic
+    # validation at step lines, and other `<word>bpb` figures outside the script's source, less
+    # passes still under way (a `n/m` counter short of m, a percentage short of 100).
+    bpb_figures: list[BpbFigure] = field(default_factory=list)
     line_count: int = 0
     read_truncated: bool = False  # parse_log_file stopped at max_bytes
 
@@ -239,6 +260,13 @@ def matches_claim(line: MetricLine, claimed_bpb: float) -> bool:
     """True when the line's val_bpb equals a claimed value to the coarser of the two precisions."""
     decimals = min(line.bpb_decimals, printed_decimals(claimed_bpb))
     return abs(line.val_bpb - claimed_bpb) <= 0.5 * 10.0 ** -decimals + 1e-12
+
+
+def _unfinished(progress: re.Match) -> bool:
+    """A `n/m` counter short of m, or a percentage short of 100."""
+    if progress.group(3) is not None:
+        return float(progress.group(3)) < 100
+    return int(progress.group(1)) < int(progress.group(2))
 
 
 def _are_twins(a: MetricLine, b: MetricLine) -> bool:
@@ -356,6 +384,7 @@ class _Parser:
             return
         if self._take_size(number, content) or self._take_timing(number, content):
             return
+        self._take_bpb_figures(number, content)
         self._take_header_facts(number, content)
         if not self.training_started and content[0] not in "|+":
             self._take_settings(content)
@@ -379,6 +408,8 @@ class _Parser:
             return _to_ms(*values[key]) if key in values else None
 
         total = int(match.group(2)) if match.group(2) else None
+        if "val_bpb" in values:
+            self._add_bpb(values["val_bpb"][0], number)
         self.run.steps.append(StepLine(int(match.group(1)), total, number_of("train_loss"), number_of("val_loss"),
                                        number_of("val_bpb"), ms_of("train_time"), ms_of("step_avg"), number))
         return True
@@ -396,6 +427,7 @@ class _Parser:
         label = " ".join(words)
         eval_time = _EVAL_TIME.search(match.group("rest"))
         bpb_text = match.group("bpb")
+        self._add_bpb(bpb_text, number)
         self.run.metric_lines.append(MetricLine(
             label=label,
             val_loss=float(match.group("loss")),
@@ -408,6 +440,20 @@ class _Parser:
             bpb_decimals=len(bpb_text.split(".")[1]) if "." in bpb_text else 0,
         ))
         return True
+
+    def _take_bpb_figures(self, number: int, content: str) -> None:
+        if ("bpb" not in content and "BPB" not in content) or any(map(_unfinished, _PROGRESS.finditer(content))):
+            return
+        for match in _BPB_FIGURE.finditer(content):
+            if not _NOT_A_SCORE.search(match.group(1)):
+                self._add_bpb(match.group(2), number)
+
+    def _add_bpb(self, text: str, number: int) -> None:
+        value = float(text)
+        if math.isfinite(value) and value > 0:  # 0.0 initialises an accumulator; it is never a score
+            mantissa = text.lower().split("e")[0]
+            decimals = len(mantissa.split(".")[1]) if "." in mantissa else 0
+            self.run.bpb_figures.append(BpbFigure(value, number, decimals))
 
     def _take_size(self, number: int, content: str) -> bool:
         run = self.run

@@ -52,6 +52,7 @@ CASES = [
     ("submission_json", "EvalOnlyRerun", {}, PASS),
     ("submission_json", "JsonInvalid", {}, FAIL),
     ("submission_json", "JsonMeanMismatch", {}, WARN),
+    ("submission_json", "JsonBetterThanLogs", {}, FAIL),
     ("submission_json", "JsonClaimsEarlierLine", {}, WARN),
     ("submission_json", "JsonMissingKeys", {}, WARN),
     ("code", "BaselinePass", {}, PASS),
@@ -244,11 +245,14 @@ def copy_fixture(name: str, destination: Path) -> Path:
     return Path(shutil.copytree(fixture(name), destination))
 
 
+DROP = object()  # edit_json(key=DROP) removes the key
+
+
 def edit_json(**changes):
     def edit(folder: Path) -> None:
         data = json.loads((folder / "submission.json").read_text())
         data.update({key: value(data) if callable(value) else value for key, value in changes.items()})
-        (folder / "submission.json").write_text(json.dumps(data))
+        (folder / "submission.json").write_text(json.dumps({k: v for k, v in data.items() if v is not DROP}))
     return edit
 
 
@@ -321,6 +325,12 @@ EDITED_CASES = [
     ("submission_json", "BaselinePass", edit_json(val_bpb=None, mean_val_bpb=1.224382), {}, WARN),
     ("submission_json", "BaselinePass", edit_json(val_bpb="1.22438"), {}, WARN),
     ("submission_json", "BaselinePass", remove("submission.json"), {}, INFO),
+    # A headline the logs hold (seed 2025's last validation step), or within rounding of the lowest they allow.
+    ("submission_json", "BaselinePass", edit_json(val_bpb=1.2166), {}, WARN),
+    ("submission_json", "BaselinePass", edit_json(val_bpb=1.2172), {}, WARN),
+    # No seeds listed: it may be one seed's or the best seeds' mean, so only below every logged BPB FAILs.
+    ("submission_json", "BaselinePass", edit_json(val_bpb=1.2170, seed_results=DROP), {}, WARN),
+    ("submission_json", "BaselinePass", edit_json(val_bpb=1.2163, seed_results=DROP), {}, FAIL),
     ("files", "BaselinePass", remove("submission.json"), {}, FAIL),
     ("files", "BaselinePass", rename("README.md", "V2_README.md"), {}, WARN),
     ("train_time", "TrainTimeOneStepOver", edit_text("train_seed42.log", "600035ms", "600128ms"), {}, WARN),
@@ -409,6 +419,14 @@ def test_val_bpb_of_one_seed_is_named(tmp_path):
     [mean] = [f for f in findings(check_record(folder), "submission_json") if f.status == WARN]
     assert mean.message == ("val_bpb 1.22509 in submission.json, logs give 1.224382 (mean of 3 seeds): off by "
                             "+0.000710, tolerance 5e-05; it is seed 42's final score, not the mean")
+
+
+def test_headline_better_than_the_logs_fails_with_the_figures():
+    [claim] = [f for f in findings(result_of("JsonBetterThanLogs"), "submission_json") if f.status == FAIL]
+    assert claim.message == ("val_bpb 1.2144 in submission.json is better than the logs allow: the mean of each listed "
+                             "seed's best logged BPB (seeds 42, 1337, 2025) is 1.217300 and no log prints 1.2144; "
+                             "lower by 0.002900, beyond rounding (1.0e-04)")
+    assert claim.evidence == ("submission.json", "train_seed42.log:197", "train_seed1337.log:197", "train_seed2025.log:197")
 
 
 def drop_json_date(folder: Path) -> None:

@@ -208,6 +208,24 @@ def test_progress_and_pre_quant_lines_are_diagnostic():
     assert run.final.line == 3
 
 
+def test_bpb_figures_are_every_score_the_log_prints():
+    separator = "=" * 100
+    text = "\n".join([
+        separator, "import os", "def evaluate():", "    b_loss = b_bpb = 0.0", separator,
+        "step:500/20000 val_loss:2.0 val_bpb:1.2345 train_time:1000ms",
+        "ttt_chunk [51/1893] bpb=1.110423 time=11.3s",
+        "sliding_eval [  4.0%] 4832/121136 windows running_bpb=1.134566",
+        "ttt_progress: batch 782/782 batch_bpb:1.0000 running_bpb:1.1767",
+        "ttt_chunk [1893/1893] bpb=1.119400 time=600.1s",
+        "ppm_mix val_bpb:0.81999601",
+        '"post_ttt_val_bpb": 1.06296654, "ttt_gain_bpb": 0.0123,',
+        "final_x val_loss:2.0 val_bpb:1.20000000",
+    ]) + "\n"
+    figures = parse_log_text(text, "figures.log").bpb_figures
+    assert [(figure.value, figure.line, figure.decimals) for figure in figures] == [
+        (1.2345, 6, 4), (1.1767, 9, 4), (1.1194, 10, 6), (0.81999601, 11, 8), (1.06296654, 12, 8), (1.2, 13, 8)]
+
+
 @pytest.mark.parametrize("prefix", [
     "2026-04-20 14:02:11,482 - INFO - ",
     "2026-04-20T14:02:11.482Z ",

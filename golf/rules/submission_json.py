@@ -11,10 +11,22 @@ they match is named; the best of several eval passes is selection on validation 
 seeds no log has, and artifact bytes that match no byte figure of the log.
 Example: `WARN val_bpb 1.20576 in submission.json, logs give 1.206366 (mean of 3 seeds): off by
 -0.000601; it is seed 1337's final score`.
+
+A headline better than the logs allow is a FAIL: merged records show rounding and line-choice
+gaps, never a claim below every line the logs hold. The candidates are every BPB a log prints
+as a score (final, sliding, TTT, pre/post-quant and diagnostic lines, periodic validation, other
+`*bpb` figures; golf.logs RunLog.bpb_figures). The lowest honest headline is the mean of each
+listed seed's best figure (any logged line per seed, averaged), or the best figure of any log
+when submission.json lists no seeds (it may claim one seed, or its best seeds). It FAILs when
+no log prints the claimed value and it is below that floor by more than rounding: half a unit in
+the claim's last written digit (at least 5e-5) plus half a unit in the figures' own.
+Example: `FAIL val_bpb 1.2144 in submission.json is better than the logs allow: the mean of each
+listed seed's best logged BPB (seeds 42, 1337, 2025) is 1.217300 and no log prints 1.2144; lower
+by 0.002900, beyond rounding (1.0e-04)`.
 """
 from __future__ import annotations
 
-from golf.facts import artifact_figures, final_evidence, mean, model_log, plural, where
+from golf.facts import artifact_figures, final_evidence, mean, model_log, plural, seed_list, where
 from golf.findings import FAIL, INFO, PASS, WARN, Finding
 from golf.logs import matches_claim, printed_decimals
 from golf.record import as_float
@@ -22,7 +34,7 @@ from golf.rules.severity import both_policies
 
 ID = "submission_json"
 SEVERITY = both_policies(
-    fail="unreadable or retracted",
+    fail="unreadable or retracted; val_bpb better than every value the logs allow, beyond rounding",
     warn="val_bpb or per-seed claims differ from the logs; missing keys; wrong types",
 )
 CITES = "RULES.md §6"
@@ -101,11 +113,51 @@ def _mean(context) -> list[Finding]:
     figure = f"{key} {claimed:g} in {submission.name}, logs give {measured:.6f} (mean of {plural(len(rows), 'seed')})"
     if abs(claimed - measured) <= tolerance + 1e-12:
         return [Finding(ID, PASS, figure, evidence)]
+    beyond = _better_than_logs(context, rows, key, claimed, tolerance)
+    if beyond is not None:
+        return [beyond]
     figure += f": off by {claimed - measured:+.6f}, tolerance {tolerance:g}"
     single = [row for row in rows if matches_claim(row.final, claimed)]
     if single and len(rows) > 1:
         figure += f"; it is seed {single[0].seed}'s final score, not the mean"
     return [Finding(ID, WARN, figure, evidence)]
+
+
+def _better_than_logs(context, rows, key: str, claimed: float, rounding: float) -> Finding | None:
+    """FAIL when the headline is lower than any value the logs allow and no log prints it."""
+    printed = [(log, figure) for log in context.record.logs for figure in log.run.bpb_figures]
+    if not printed or any(_near(figure, claimed, rounding) for _, figure in printed):
+        return None
+    floor, basis, lines = _floor(context, rows, printed)
+    slack = rounding + max(0.5 * 10.0 ** -figure.decimals for _, figure in lines) + 1e-9
+    if claimed >= floor - slack:
+        return None
+    name = context.record.submission.name
+    written = repr(float(claimed))
+    message = (f"{key} {written} in {name} is better than the logs allow: {basis} is {floor:.6f} and no log prints "
+               f"{written}; lower by {floor - claimed:.6f}, beyond rounding ({slack:.1e})")
+    return Finding(ID, FAIL, message, (name, *(where(log, figure.line) for log, figure in lines)))
+
+
+def _floor(context, rows, printed) -> tuple[float, str, list]:
+    """The lowest headline the logs allow: the mean of each listed seed's best BPB, else the best any log prints."""
+    bests = [_best(row) for row in rows] if context.record.submission.listed_seeds else []
+    if bests and all(bests):
+        basis = f"the mean of each listed seed's best logged BPB (seeds {seed_list(rows)})"
+        return mean([figure.value for _, figure in bests]), basis, bests
+    best = min(printed, key=lambda item: item[1].value)
+    return best[1].value, "the best BPB any log prints", [best]
+
+
+def _best(row) -> tuple | None:
+    """(log, figure) of the lowest BPB this seed's own logs print."""
+    logs = {id(log): log for log in (row.score_log, row.train_log, *row.extra_logs) if log is not None}
+    printed = [(log, figure) for log in logs.values() for figure in log.run.bpb_figures]
+    return min(printed, key=lambda item: item[1].value, default=None)
+
+
+def _near(figure, claimed: float, rounding: float) -> bool:
+    return abs(figure.value - claimed) <= rounding + 0.5 * 10.0 ** -figure.decimals + 1e-9
 
 
 def _per_seed(context) -> list[Finding]:
