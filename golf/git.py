@@ -44,13 +44,13 @@ def _names(output: bytes) -> list[str]:
 
 
 def changed_paths(base_ref: str, cwd: str | os.PathLike) -> list[str]:
-    """Paths (from the work tree's root) that `git diff BASE...HEAD` touches: the change since the merge base."""
-    return _names(git(["diff", "--name-only", "-z", f"{base_ref}...HEAD", "--"], cwd))
+    """Paths (from the work tree's root) `git diff BASE...HEAD` touches, both sides of a rename."""
+    return _names(git(["diff", "--name-only", "--no-renames", "-z", f"{base_ref}...HEAD", "--"], cwd))
 
 
 def staged_paths(cwd: str | os.PathLike) -> list[str]:
     """Paths (from the work tree's root) staged for the next commit."""
-    return _names(git(["diff", "--cached", "--name-only", "-z", "--"], cwd))
+    return _names(git(["diff", "--cached", "--name-only", "--no-renames", "-z", "--"], cwd))
 
 
 def folders_at(ref: str, folder: str, cwd: str | os.PathLike) -> list[str]:
