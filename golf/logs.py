@@ -6,7 +6,8 @@ Public API:
     BpbFigure               any BPB value the log prints as a score (see RunLog.bpb_figures)
     StepLine                one `step:i/n ...` line (training or periodic validation)
     RunLog                  everything parsed from one log; `final` is the score per RULES.md §6
-    parse_log_text(text, name) -> RunLog
+    Gap                     the lines a head-and-tail read skipped, to keep line numbers physical
+    parse_log_text(text, name, gap=None) -> RunLog
     parse_log_file(path, name=None, max_bytes=None) -> RunLog
     looks_like_train_log(path) -> bool
     choose_final(metric_lines) -> (MetricLine | None, reason)
@@ -115,6 +116,25 @@ class MetricLine:
     bpb_decimals: int
 
 
+@dataclass(frozen=True)
+class Gap:
+    """Lines a read skipped: `lines` physical lines (`size` bytes) after text line `after`.
+
+    Text lines up to `after` are physical lines of the same number; later ones are `lines` further on.
+    """
+
+    after: int
+    lines: int
+    size: int
+
+    def physical(self, text_line: int) -> int:
+        return text_line + self.lines if text_line > self.after else text_line
+
+    def text_line(self, physical: int) -> int:
+        """The text line of a physical one; a line inside the gap maps to the last one before it."""
+        return physical - self.lines if physical > self.after + self.lines else min(physical, self.after)
+
+
 @dataclass(frozen=True, slots=True)
 class BpbFigure:
     """A BPB value the log prints, the 1-based line it is on, and the decimals it was printed with."""
@@ -183,12 +203,15 @@ class RunLog:
         return self.final is not None
 
 
-def parse_log_text(text: str, name: str) -> RunLog:
-    """Parse a whole log held in memory; line numbers count "\\n"-separated physical lines."""
+def parse_log_text(text: str, name: str, gap: Gap | None = None) -> RunLog:
+    """Parse a log held in memory; line numbers count "\\n"-separated physical lines, past `gap` if any."""
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
-    return _parse_lines((line.rstrip("\r")[:MAX_LINE_CHARS] for line in lines), name)
+    cut = (line.rstrip("\r")[:MAX_LINE_CHARS] for line in lines)
+    if gap is None:
+        return _parse_lines(cut, name)
+    return _parse_numbered(((gap.physical(number), line) for number, line in enumerate(cut, start=1)), name)
 
 
 def parse_log_file(path: Path, name: str | None = None, max_bytes: int | None = None) -> RunLog:
@@ -292,8 +315,12 @@ def _physical_lines(stream: BinaryIO, max_bytes: int | None) -> Iterator[str]:
 
 
 def _parse_lines(lines: Iterable[str], name: str) -> RunLog:
+    return _parse_numbered(enumerate(lines, start=1), name)
+
+
+def _parse_numbered(lines: Iterable[tuple[int, str]], name: str) -> RunLog:
     parser = _Parser(RunLog(name=name))
-    for number, raw in enumerate(lines, start=1):
+    for number, raw in lines:
         parser.feed(number, raw)
     return parser.finish()
 

@@ -1,8 +1,9 @@
 """A record folder as data: its files, its submission.json, its logs and one row per seed.
 
 `load_record(folder)` reads everything a check needs, once, without importing or executing
-anything from the folder. Reads are bounded (file count, folder depth, bytes per log) so a
-hostile or broken folder gives findings or an `InputError`, never a hang or a traceback.
+anything from the folder. Reads are bounded (file count, folder depth, bytes per log: a longer
+log is read at its head and its tail, its line numbers kept physical) so a hostile or broken
+folder gives findings or an `InputError`, never a hang or a traceback.
 
 Layout it understands (RULES.md §6): `README.md`, `submission.json` (or
 `submission_<x>.json`), `train_gpt.py` (or another `train*.py`), and logs anywhere below the
@@ -20,13 +21,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from golf.findings import InputError
-from golf.logs import RunLog, looks_like_train_log, matches_claim, parse_log_text
+from golf.logs import Gap, RunLog, looks_like_train_log, matches_claim, parse_log_text
 from golf.source import DecodedSource, SourceError, decode_file
 
 SCRIPT_NAME = "train_gpt.py"
 MAX_FILES = 2000
 MAX_DEPTH = 6
-MAX_LOG_BYTES = 8_000_000       # per log; real logs, source included, are a few MB at most
+MAX_LOG_BYTES = 8_000_000       # per log; real logs, source included, are a few MB at most; a longer one is
+                                # read at its head and its tail, half each, so its final lines are seen
+MAX_COUNTED_BYTES = 1_000_000_000  # lines skipped between head and tail are counted; past this, head only
+COUNT_CHUNK_BYTES = 1 << 22
 MAX_TOTAL_LOG_BYTES = 64_000_000
 MAX_SCRIPT_BYTES = 16_000_000   # a bigger script cannot fit the artifact cap anyway
 MAX_JSON_BYTES = 2_000_000
@@ -82,17 +86,31 @@ class Submission:
 
 @dataclass(frozen=True)
 class LoadedLog:
-    """One log file: its parsed run, plus how much of it was read."""
+    """One log file: its parsed run, plus how much of it was read.
+
+    A log past the read cap is `truncated`: `text` holds its head and, when `gap` is set, its tail
+    too. Line numbers in `run` are physical either way; `physical_line` maps a line of `text`.
+    """
 
     name: str
     size: int
     truncated: bool
     run: RunLog
     text: str
+    gap: Gap | None = None
 
     @property
     def is_training(self) -> bool:
         return bool(self.run.steps) or self.run.train_time_ms is not None
+
+    def physical_line(self, text_line: int) -> int:
+        """The file's line number of line `text_line` (1-based) of `text`."""
+        return self.gap.physical(text_line) if self.gap else text_line
+
+    def lines_after(self, first: int, last: int) -> str:
+        """The text read after physical line `first`, up to and including physical line `last`."""
+        start, end = (self.gap.text_line(line) if self.gap else line for line in (first, last))
+        return "\n".join(self.text.split("\n")[start:end])
 
 
 @dataclass(frozen=True)
@@ -278,13 +296,49 @@ def _is_log(root: Path, name: str) -> bool:
 
 
 def load_log(root: Path, name: str, limit: int = MAX_LOG_BYTES) -> LoadedLog:
-    """Read at most `limit` bytes of a log (invalid UTF-8 replaced) and parse it."""
+    """Read at most `limit` bytes of a log (invalid UTF-8 replaced) and parse it; a longer log gives its
+    first and last `limit / 2` bytes, cut at line ends, with the lines between counted, not kept."""
     path = root / name
     size = path.stat().st_size
     with open(path, "rb") as handle:
-        raw = handle.read(limit)
+        raw, gap = (handle.read(limit), None) if size <= limit else _head_and_tail(handle, size, limit)
     text = raw.decode("utf-8", errors="replace")
-    return LoadedLog(name=name, size=size, truncated=size > limit, run=parse_log_text(text, name), text=text)
+    return LoadedLog(name, size, size > limit, parse_log_text(text, name, gap), text, gap)
+
+
+def _head_and_tail(handle, size: int, limit: int) -> tuple[bytes, Gap | None]:
+    """(head + tail, the gap between them); just the head when the gap is too long to count lines through
+    or no line starts in the tail."""
+    head = handle.read(limit // 2)
+    head = head[:head.rfind(b"\n") + 1] or head
+    tail_from = max(size - limit // 2, len(head) + 1)
+    if tail_from - len(head) > MAX_COUNTED_BYTES:
+        return head, None
+    handle.seek(tail_from - 1)
+    chunk = handle.read(size - tail_from + 1)
+    start = chunk.find(b"\n") + 1  # the tail opens at a line start; 0: no line starts in it
+    tail = chunk[start:] if start else b""
+    if not tail:
+        return head, None
+    skipped = _count_newlines(handle, len(head), tail_from - 1 + start)
+    unread = size - len(head) - len(tail)
+    if not head.endswith(b"\n"):  # one line longer than the head: end it, so the tail starts a line
+        head += b"\n"
+        skipped -= 1
+    return head + tail, Gap(after=head.count(b"\n"), lines=skipped, size=unread)
+
+
+def _count_newlines(handle, start: int, end: int) -> int:
+    """Newlines in bytes [start, end) of the file, read in chunks."""
+    handle.seek(start)
+    count, remaining = 0, end - start
+    while remaining > 0:
+        chunk = handle.read(min(COUNT_CHUNK_BYTES, remaining))
+        if not chunk:
+            break
+        count += chunk.count(b"\n")
+        remaining -= len(chunk)
+    return count
 
 
 def read_script(root: Path, name: str | None) -> Script:

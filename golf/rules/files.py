@@ -4,7 +4,9 @@ A missing or empty one is a FAIL (README "Submission Process": the PR adds a fol
 files; maintainers asked for the missing ones before merging). Files present under another name
 (`train_gpt_v5.py`, `submission_<x>.json`, `V21_README.md`) are used and reported as a WARN,
 as are third-party imports without a requirements.txt, a folder name not in `YYYY-MM-DD_Name`
-form, logs cut at the read limit and entries that were not followed (symlinks) (RULES.md §0, §6).
+form, logs read only in part and entries that were not followed (symlinks) (RULES.md §0, §6). A
+log past the read cap is read at its head and its tail, so its final lines are still judged; the
+WARN gives the lines and bytes that were skipped.
 Example: `FAIL missing train_gpt.py (found train_gpt_v5.py)`.
 """
 from __future__ import annotations
@@ -106,13 +108,23 @@ def _statements(body: list[ast.stmt]):
                 yield from _statements(nested)
 
 
+def _partly_read(log) -> str:
+    """What of a log past the read cap was read: its head and tail with the lines between, or its head."""
+    if log.gap is None:
+        read = len(log.text.encode("utf-8", "replace"))
+        return f"{log.name} is {byte_count(log.size)}; only the first {byte_count(read)} were read"
+    gap = log.gap
+    first, last = gap.after + 1, gap.after + gap.lines
+    skipped = f"lines {first:,}-{last:,}" if gap.lines else f"the rest of line {gap.after:,}"
+    return (f"{log.name} is {byte_count(log.size)}; read lines 1-{gap.after:,} and {last + 1:,}-{log.run.line_count:,}"
+            f" (head and tail, {byte_count(log.size - gap.size)}); {skipped} ({byte_count(gap.size)}) were skipped")
+
+
 def _reading_warnings(context) -> list[Finding]:
     record, findings = context.record, []
     for log in record.logs:
         if log.truncated:
-            read = len(log.text.encode("utf-8", "replace"))
-            findings.append(Finding(ID, WARN, f"{log.name} is {byte_count(log.size)}; only the first "
-                                              f"{byte_count(read)} were read", (log.name,)))
+            findings.append(Finding(ID, WARN, _partly_read(log), (log.name,)))
     for entry in record.files.skipped + record.unreadable:
         findings.append(Finding(ID, WARN, f"not read: {entry}", (entry.split(" (")[0],)))
     return findings

@@ -54,7 +54,7 @@ def _calibration_ms(log) -> float:
     run = log.run
     if run.calibration_s is None or run.train_time_ms is None or run.calibration_s.line <= run.train_time_ms.line:
         return 0.0
-    between = "\n".join(log.text.split("\n")[run.train_time_ms.line:run.calibration_s.line])
+    between = log.lines_after(run.train_time_ms.line, run.calibration_s.line)
     return 0.0 if SELF_GENERATED.search(between) else run.calibration_s.value * 1000
 
 
