@@ -73,3 +73,51 @@ def sarif_errors(log: dict) -> list[str]:
     validator.check_schema(schema)
     return [f"{'/'.join(map(str, error.absolute_path))}: {error.message}"
             for error in validator(schema).iter_errors(log)]
+
+
+_INSTALLED: dict[str, Path] = {}
+CHECKER_PACKAGES = ("scipy", "numpy", "scipy.libs", "numpy.libs")   # the checker's dependencies, and nothing else
+
+
+def install_checker(workdir: Path) -> Path:
+    """`golf-check` from a wheel of this checkout, in a fresh virtual environment without torch.
+
+    The wheel is built offline from a copy of pyproject.toml, README.md and golf/; the venv gets
+    it with `pip install --no-deps`, then only scipy and numpy (the checker's dependencies) linked
+    in from the test environment, since CI cannot count on downloading them. Built once per session.
+    """
+    if "golf-check" in _INSTALLED:
+        return _INSTALLED["golf-check"]
+    source, wheels, venv, deps = (workdir / name for name in ("source", "wheels", "venv", "deps"))
+    source.mkdir(parents=True)
+    for name in ("pyproject.toml", "README.md", "golf"):
+        (shutil.copytree if (REPO / name).is_dir() else shutil.copy)(REPO / name, source / name)
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input"]
+    subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels), str(source)],
+                   check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    subprocess.run([*pip, "--python", str(python), "install", "--no-deps", "--no-index", "-q",
+                    *map(str, wheels.glob("*.whl"))], check=True, capture_output=True)
+    _link_dependencies(python, deps)
+    _INSTALLED["wheel"] = next(wheels.glob("*.whl"))
+    _INSTALLED["golf-check"] = venv / "bin" / "golf-check"
+    return _INSTALLED["golf-check"]
+
+
+def built_wheel(workdir: Path) -> Path:
+    """The wheel install_checker built (building it first when needed)."""
+    install_checker(workdir)
+    return _INSTALLED["wheel"]
+
+
+def _link_dependencies(python: Path, deps: Path) -> None:
+    import numpy
+    site = Path(numpy.__file__).resolve().parent.parent
+    deps.mkdir()
+    for name in CHECKER_PACKAGES:
+        if (site / name).exists():
+            (deps / name).symlink_to(site / name)
+    venv_site = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                                    check=True, capture_output=True, text=True).stdout.strip())
+    (venv_site / "checker_dependencies.pth").write_text(f"{deps}\n")
