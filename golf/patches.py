@@ -6,6 +6,7 @@ Public API:
     read_patch(path) -> Patch
     apply_patch(text, patch) -> str     pure Python; a hunk may sit at an offset, never fuzzed
     materialise(base_text, patch_paths) -> str        apply a series in order
+    with_requirements(patch_paths) -> [Path]          the series with each patch's `Requires:` first
     read_stacks(path) -> dict[name, [patch names]]    patches/stacks.txt
     Provenance, write_provenance(folder, ...), read_provenance(path)
     check_provenance(folder) -> Finding               id "provenance"
@@ -15,6 +16,10 @@ A .patch file opens with a comment block (every line before the first `--- ` lin
 `a/train_gpt.py` against `b/train_gpt.py`. A hunk applies where its context and removed lines
 match exactly, searching outward from the line the header names, so stacked patches whose
 hunks do not overlap apply in any order; a hunk that matches nowhere is an error.
+
+A patch whose hunks must sit on another patch's code says so in a `Requires: a b` field: it is
+a diff against train_gpt.py with those patches (and theirs) applied, in that order. A series
+must list a patch's requirements before it; with_requirements() puts them there.
 
 The PATCHES file in a record folder says how its train_gpt.py was made: the base file and
 each patch, by path relative to the harness root, sha256 and git blob id (so a base that has
@@ -67,6 +72,11 @@ class Patch:
     @property
     def title(self) -> str:
         return self.fields.get("Title", self.name)
+
+    @property
+    def requires(self) -> tuple[str, ...]:
+        """Names of the patches this one is written on top of (its `Requires:` field)."""
+        return tuple(self.fields.get("Requires", "").replace(",", " ").split())
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -213,14 +223,40 @@ def _no_match_message(lines: list[str], hunk: Hunk, patch: Patch, expected: int)
 
 
 def materialise(base_text: str, patch_paths: list[Path]) -> str:
-    """Apply the patches in order to base_text."""
+    """Apply the patches in order to base_text; each one's requirements must come before it."""
     text = base_text
+    applied: set[str] = set()
     for path in patch_paths:
         patch = read_patch(path)
         if Path(patch.target).name != SCRIPT_NAME:
             raise PatchError(f"{path}: changes {patch.target}; a technique patch changes {SCRIPT_NAME} only")
+        missing = [name for name in patch.requires if name not in applied]
+        if missing:
+            raise PatchError(f"{patch.path.name} requires {', '.join(missing)}: list it before {patch.name} "
+                             "(tools/make_record.py adds requirements for you)")
         text = apply_patch(text, patch)
+        applied.add(patch.name)
     return text
+
+
+def with_requirements(patch_paths: list[Path], patches_dir: Path = PATCHES_DIR) -> list[Path]:
+    """The series with every patch's requirements (found in patches_dir) placed before it, each
+    patch once, in the order first needed."""
+    series: list[Path] = []
+    for path in patch_paths:
+        _add_with_requirements(Path(path).resolve(), series, (), patches_dir)
+    return series
+
+
+def _add_with_requirements(path: Path, series: list[Path], chain: tuple[str, ...], patches_dir: Path) -> None:
+    if path in series:
+        return
+    patch = read_patch(path)
+    if patch.name in chain:
+        raise PatchError(f"{patch.path.name}: requirements loop {' -> '.join(chain + (patch.name,))}")
+    for name in patch.requires:
+        _add_with_requirements(resolve_patch(name, patches_dir), series, chain + (patch.name,), patches_dir)
+    series.append(path)
 
 
 def resolve_patch(name: str, patches_dir: Path = PATCHES_DIR) -> Path:

@@ -1,8 +1,10 @@
-"""patches/: every patch and listed stack applies to today's train_gpt.py and smoke-trains on CPU.
+"""patches/: every patch (with the patches it requires) and listed stack applies to today's
+train_gpt.py and smoke-trains on CPU.
 
-Also the applier itself (offsets, errors naming the file and hunk, parity with GNU patch), the
-provenance check, and the techniques' own invariants: sliding-window evaluation scores every
-target exactly once with the promised context, the EMA is an exact lerp, int6 stays in range.
+Also the applier itself (offsets, errors naming the file and hunk, parity with GNU patch, the
+`Requires:` series), the provenance check, and the techniques' own invariants: sliding-window
+evaluation scores every target exactly once with the promised context, the EMA is an exact lerp,
+int6 stays in range. The 2026-03-22 record's techniques are proven in test_frontier_patches.py.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from golf.findings import FAIL, INFO, PASS, WARN
 from golf.logs import parse_log_text
 from golf.patches import (
     PATCHES_DIR, PatchError, apply_patch, check_provenance, list_patches, materialise, parse_patch, read_patch,
-    read_stacks, resolve_patch, write_provenance,
+    read_stacks, resolve_patch, with_requirements, write_provenance,
 )
 from golf.smoke import TRAINER
 from trainer_support import run_trainer
@@ -30,11 +32,17 @@ HEADER_FIELDS = ("Title", "What", "Why", "Source", "Knobs", "Effect", "Evaluatio
 PATCH_NAMES = [path.stem for path in list_patches()]
 STACKS = read_stacks()
 BASE = TRAINER.read_text(encoding="utf-8")
+# Late QAT and tight SWA start late in the warmdown; these bring that into the tiny 6-step run.
+LATE_START_ENV = {"LATE_QAT_THRESHOLD": "0.6", "SWA_EVERY": "1", "SWA_START_LR_SCALE": "0.6"}
+
+
+def series(names: list[str]) -> list[Path]:
+    return with_requirements([resolve_patch(name) for name in names])
 
 
 def materialised(tmp_path: Path, names: list[str]) -> Path:
     script = tmp_path / "train_gpt.py"
-    script.write_text(materialise(BASE, [resolve_patch(name) for name in names]), encoding="utf-8")
+    script.write_text(materialise(BASE, series(names)), encoding="utf-8")
     return script
 
 
@@ -67,31 +75,50 @@ def test_readme_indexes_every_patch_and_stack():
         assert f"| `{stack}` | " + ", ".join(f"`{m}`" for m in members) + " |" in readme
 
 
+def test_requirements_exist_and_stacks_list_them_first():
+    for path in list_patches():
+        assert all(name in PATCH_NAMES for name in read_patch(path).requires), path.name
+    for members in STACKS.values():
+        paths = [resolve_patch(name) for name in members]
+        assert with_requirements(paths) == paths
+
+
 @pytest.mark.parametrize("names", [[name] for name in PATCH_NAMES] + list(STACKS.values()),
                          ids=PATCH_NAMES + [f"stack:{name}" for name in STACKS])
 def test_patch_or_stack_applies_and_smoke_trains(names, tmp_path, smoke_data_env):
+    applied = [path.stem for path in series(names)]
     script = materialised(tmp_path, names)
-    completed, log = run_trainer(tmp_path, smoke_data_env, script=script)
+    completed, log = run_trainer(tmp_path, smoke_data_env, LATE_START_ENV, script=script)
     assert completed.returncode == 0, completed.stderr[-2000:]
     run = parse_log_text(log, "test.txt")
     assert run.complete and run.total_bytes is not None
-    if "sliding_window_eval" in names:
+    if "sliding_window_eval" in applied:
         assert run.final.label == "final_sliding_window"
-    if "int6_zstd_export" in names:
+    if "int6_zstd_export" in applied:
         assert run.size_label == "int6+zstd" and "final_int6_zstd_roundtrip_exact" in log
-    if "ema_export" in names:
+    if "ema_export" in applied:
         assert "ema:applied decay:0.997 updates:6" in log
+    if "xsa" in applied:
+        assert "XSA:last_4 active_layers:[0, 1]" in log
+    if "late_qat" in applied:
+        assert "late_qat:enabled step:5 scale:0.5000 matrices:0" in log  # the tiny model has no int6 matrix
+    if "tight_swa" in applied:
+        assert "swa:start step:5" in log and "swa:applied snapshots:1" in log
 
 
 def test_stack_order_does_not_matter():
+    """Patches that do not require one another commute: any requirements-first order gives the same script."""
     for members in STACKS.values():
         paths = [resolve_patch(name) for name in members]
-        assert materialise(BASE, paths) == materialise(BASE, list(reversed(paths)))
+        reordered = with_requirements(list(reversed(paths[:-1]))) + paths[-1:]
+        assert reordered != paths or len(paths) < 3
+        assert materialise(BASE, paths) == materialise(BASE, reordered)
 
 
 @pytest.mark.skipif(shutil.which("patch") is None, reason="GNU patch not installed")
-def test_same_bytes_as_gnu_patch(tmp_path):
-    members = STACKS["all"]
+@pytest.mark.parametrize("stack", ["all", "frontier_0322"])
+def test_same_bytes_as_gnu_patch(tmp_path, stack):
+    members = STACKS[stack]
     (tmp_path / "train_gpt.py").write_text(BASE, encoding="utf-8")
     for name in members:
         subprocess.run(["patch", "-p1", "-s", "-i", str(resolve_patch(name))], cwd=tmp_path, check=True)
@@ -163,6 +190,45 @@ def test_malformed_patches_are_named(text, message):
 def test_unknown_patch_lists_the_known_ones():
     with pytest.raises(PatchError, match="known patches: .*sliding_window_eval"):
         resolve_patch("no_such_technique")
+
+
+def write_demo_series(folder: Path) -> dict[str, Path]:
+    """first changes line 10; second, written on top of it, changes the line first added."""
+    second = """# Title: second
+# Requires: first
+--- a/train_gpt.py
++++ b/train_gpt.py
+@@ -9,4 +9,4 @@
+ line 9
+ line ten
+-line ten and a half
++line ten and three quarters
+ line 11
+"""
+    paths = {"first": folder / "first.patch", "second": folder / "second.patch"}
+    paths["first"].write_text(SMALL_PATCH, encoding="utf-8")
+    paths["second"].write_text(second, encoding="utf-8")
+    return paths
+
+
+def test_requirements_come_first_and_once(tmp_path):
+    paths = write_demo_series(tmp_path)
+    ordered = with_requirements([paths["second"], paths["first"]], tmp_path)
+    assert ordered == [paths["first"].resolve(), paths["second"].resolve()]
+    assert materialise(SMALL, ordered) == SMALL.replace("line 10\n", "line ten\nline ten and three quarters\n")
+
+
+def test_a_missing_requirement_is_named(tmp_path):
+    paths = write_demo_series(tmp_path)
+    with pytest.raises(PatchError, match=r"second\.patch requires first: list it before second"):
+        materialise(SMALL, [paths["second"]])
+
+
+def test_a_requirements_loop_is_named(tmp_path):
+    paths = write_demo_series(tmp_path)
+    paths["first"].write_text("# Requires: second\n" + SMALL_PATCH, encoding="utf-8")
+    with pytest.raises(PatchError, match="requirements loop second -> first -> second"):
+        with_requirements([paths["second"]], tmp_path)
 
 
 # ---------------------------------------------------------------------------------------------

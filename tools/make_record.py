@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from golf.findings import InputError  # noqa: E402
-from golf.patches import PATCHES_DIR, read_stacks, resolve_patch  # noqa: E402
+from golf.patches import PATCHES_DIR, read_stacks, resolve_patch, with_requirements  # noqa: E402
 from golf.smoke import REPO_ROOT, TRAINER  # noqa: E402
 from golf.submission import TRACKS, create_record  # noqa: E402
 
@@ -27,7 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("name", metavar="NAME", help="short description for the folder name, no spaces (e.g. EMA_Int6)")
     parser.add_argument("--patch", action="append", default=[], metavar="P",
-                        help="a patch to apply, in order: a path, a file in patches/ or its bare name (repeatable)")
+                        help="a patch to apply, in order: a path, a file in patches/ or its bare name (repeatable); "
+                             "the patches it requires are applied before it")
     parser.add_argument("--stack", metavar="S", help="apply a listed stack from patches/stacks.txt (before any --patch)")
     parser.add_argument("--track", choices=TRACKS, default="10min_16mb", help="record track (default 10min_16mb)")
     parser.add_argument("--base", type=Path, default=TRAINER, help="the trainer the patches apply to (default: the root train_gpt.py)")
@@ -35,12 +36,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--date", help="folder date YYYY-MM-DD (default today)")
     args = parser.parse_args(argv)
     try:
-        names = _stack(args.stack) + args.patch
-        folder = create_record(args.name, [resolve_patch(name) for name in names], args.track, args.base,
-                               args.records_root, args.date)
+        series = with_requirements([resolve_patch(name) for name in _stack(args.stack) + args.patch])
+        folder = create_record(args.name, series, args.track, args.base, args.records_root, args.date)
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    names = [path.stem for path in series]
     print(f"created {folder} ({len(names)} patch(es): {', '.join(names) or 'none'})")
     print(f"next: python tools/run_seeds.py {folder} --seeds 42 314 999 --nproc 8")
     return 0
