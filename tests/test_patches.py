@@ -92,7 +92,9 @@ def test_patch_or_stack_applies_and_smoke_trains(names, tmp_path, smoke_data_env
     assert completed.returncode == 0, completed.stderr[-2000:]
     run = parse_log_text(log, "test.txt")
     assert run.complete and run.total_bytes is not None
-    if "sliding_window_eval" in applied:
+    if "score_first_ttt" in applied:
+        assert run.final.label == "legal_ttt"
+    elif "sliding_window_eval" in applied:
         assert run.final.label == "final_sliding_window"
     if "int6_zstd_export" in applied:
         assert run.size_label == "int6+zstd" and "final_int6_zstd_roundtrip_exact" in log
