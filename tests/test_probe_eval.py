@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from golf.findings import FAIL, PASS
-from golf.patches import resolve_patch, with_requirements
+from golf.patches import read_stacks, resolve_patch, with_requirements
 from golf.probe_eval import ProbeError, Scored, check_coverage, probe
 from golf.smoke import REPO_ROOT
 
@@ -40,6 +40,12 @@ def test_score_first_ttt_passes_every_check():
     assert report.eval_name == "eval_val_ttt"
     assert statuses(report) == {"coverage": PASS, "causality": PASS, "normalisation": PASS}
     assert "95 single-token changes" in report.findings[1].message
+
+
+def test_the_frontier_0323_stack_passes_every_check():
+    """TTT on the full stack: SmearGate and BigramHash read the previous token, still causal."""
+    report = probe(with_requirements([resolve_patch(name) for name in read_stacks()["frontier_0323"]]), changes=16, normalise=1)
+    assert statuses(report) == {"coverage": PASS, "causality": PASS, "normalisation": PASS}
 
 
 def test_training_before_scoring_fails_causality():
