@@ -163,10 +163,10 @@ class Evaluation:
         return model
 
     def run(self, tokens: torch.Tensor, encode=None) -> Scored:
-        model = self.model()
-        recorder = Recorder(model.token_losses, encode)
-        model.token_losses = recorder
         try:
+            model = self.model()
+            recorder = Recorder(model.token_losses, encode)
+            model.token_losses = recorder
             val_loss, _ = self.function(self.args, model, 0, 1, CPU, tokens, self.luts)
         except Exception as error:  # the script is ours, but its failure is the probe's input error
             raise ProbeError(f"{self.function.__name__} raised {type(error).__name__}: {error}") from error
