@@ -406,3 +406,14 @@ def test_value_embedding_sits_on_the_records_layers(patched, monkeypatch):
     args = module.Hyperparameters()
     model = small_gpt(module, num_layers=args.num_layers, ve_dim=args.ve_dim, ve_layers=args.ve_layers)  # narrow: layers only
     assert list(model.value_embedding.layers) == EXPECTED["value_embedding_layers"]
+
+
+def test_bench_step_times_the_stack_against_the_baseline(smoke_data, capsys):
+    spec = importlib.util.spec_from_file_location("bench_step", REPO_ROOT / "tools" / "bench_step.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.main(["--stack", "frontier_0322", "--rounds", "1", "--warmup", "0", "--data", str(smoke_data), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["ratio_vs_baseline"]["baseline"] == 1.0 and result["ratio_vs_baseline"]["frontier_0322"] > 0
+    assert result["graph_breaks"] == {"baseline": 0, "frontier_0322": 0}
+    assert bench.main(["--stack", "no_such_stack"]) == 2
