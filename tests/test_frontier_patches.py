@@ -417,3 +417,25 @@ def test_bench_step_times_the_stack_against_the_baseline(smoke_data, capsys):
     assert result["ratio_vs_baseline"]["baseline"] == 1.0 and result["ratio_vs_baseline"]["frontier_0322"] > 0
     assert result["graph_breaks"] == {"baseline": 0, "frontier_0322": 0}
     assert bench.main(["--stack", "no_such_stack"]) == 2
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("XSA_LAST_N", "-1", "XSA_LAST_N=-1 must be >= 0"),
+    ("ROPE_DIMS", "3", "ROPE_DIMS=3 must be even and at most the head size 64"),
+    ("ROPE_DIMS", "128", "ROPE_DIMS=128 must be even and at most the head size 64"),
+    ("ROPE_DIMS", "2", "ROPE_DIMS=2 leaves the NTK exponent"),
+    ("LN_SCALE", "2", "LN_SCALE='2' must be 0 or 1"),
+    ("VE_LAYERS", "9,11", "VE_LAYERS=9,11 must name layers -11..10"),
+    ("VE_LAYERS", "last", "VE_LAYERS='last' must be a comma list of layer indices"),
+    ("BIGRAM_VOCAB_SIZE", "1", "BIGRAM_VOCAB_SIZE=1 leaves no bucket"),
+    ("MUON_WD", "-0.1", "MUON_WD=-0.1 must be >= 0.0"),
+    ("LATE_QAT_THRESHOLD", "soon", "LATE_QAT_THRESHOLD='soon' is not a valid float"),
+    ("SWA_EVERY", "-5", "SWA_EVERY=-5 must be >= 0"),
+    ("INT6_MIN_CLIP", "-1", "INT6_MIN_CLIP=-1 must be >= 0.0"),
+])
+def test_a_bad_knob_is_one_line_naming_it(patched, monkeypatch, name, value, message):
+    module = patched("frontier_0322_settings")
+    monkeypatch.setenv(name, value)
+    with pytest.raises(module.ConfigError) as error:
+        module.Hyperparameters()
+    assert str(error.value).startswith(message) and "\n" not in str(error.value)

@@ -62,6 +62,15 @@ def test_stack_and_non_record_track(tmp_path):
     assert len(read_provenance(folder / "PATCHES").patches) == 3
 
 
+def test_a_patch_brings_the_patches_it_requires(tmp_path):
+    done = make_record("LateQAT", "--patch", "late_qat", "--records-root", str(tmp_path), "--date", DAY)
+    assert done.returncode == 0, done.stderr
+    assert "2 patch(es): int6_zstd_export, late_qat" in done.stdout
+    folder = tmp_path / "track_10min_16mb" / f"{DAY}_LateQAT"
+    assert [Path(p.path).stem for p in read_provenance(folder / "PATCHES").patches] == ["int6_zstd_export", "late_qat"]
+    assert check_provenance(folder).status == PASS
+
+
 def test_refuses_an_existing_folder_and_leaves_it_alone(tmp_path):
     assert make_record("Twice", "--records-root", str(tmp_path), "--date", DAY).returncode == 0
     folder = tmp_path / "track_10min_16mb" / f"{DAY}_Twice"
