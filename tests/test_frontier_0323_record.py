@@ -48,7 +48,7 @@ def record(tmp_path_factory, smoke_data_env):
     ran = tool("run_seeds", str(folder), "--seeds", "1", "--nproc", "1", *env)
     assert ran.returncode == 0, ran.stdout + ran.stderr
     filled = tool("make_submission", str(folder), "--author", "Smoke Test", "--github-id", "smoke",
-                  "--root-json", str(root / "submission.json"))
+                  "--policy", "competition", "--root-json", str(root / "submission.json"))
     assert filled.returncode == 0, filled.stdout + filled.stderr
     return folder
 
