@@ -36,10 +36,10 @@ def test_sliding_window_eval_passes_every_check():
 
 
 def test_score_first_ttt_passes_every_check():
-    report = probe(TTT)
+    report = probe(TTT, changes=48)
     assert report.eval_name == "eval_val_ttt"
     assert statuses(report) == {"coverage": PASS, "causality": PASS, "normalisation": PASS}
-    assert "95 single-token changes" in report.findings[1].message
+    assert "48 single-token changes" in report.findings[1].message
 
 
 def test_the_frontier_0323_stack_passes_every_check():
@@ -76,11 +76,12 @@ def tool(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_cli_json_and_exit_0_when_every_check_passes():
-    passed = tool("--patch", "score_first_ttt", "--changes", "6", "--normalise", "1", "--json")
+    passed = tool("--patch", "sliding_window_eval", "--changes", "6", "--normalise", "1", "--json")
     assert passed.returncode == 0, passed.stderr
     result = json.loads(passed.stdout)
-    assert result["verdict"] == "pass" and result["eval"] == "eval_val_ttt" and len(result["losses"]) == 96
-    assert "sliding_window_eval + score_first_ttt" in result["script"]
+    assert result["verdict"] == "pass" and result["eval"] == "eval_val_sliding" and len(result["losses"]) == 96
+    # One plain run, 7 to find the scored positions (21 windows x 16 / 48), 6 changes, 32 candidates.
+    assert result["script"] == "train_gpt.py + sliding_window_eval" and result["runs"] == 1 + 7 + 6 + 32
 
 
 def test_cli_exit_1_when_a_check_fails(capsys):
