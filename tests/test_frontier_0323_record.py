@@ -5,14 +5,12 @@ make_submission -> check_submission: the folder passes under --policy competitio
 score-first TTT is legal (RULES.md E1, merged PR #549), and fails check `ttt` under --policy
 strict, where no test-time training is.
 
-KNOWN CHECKER GAP (tests marked xfail below): the analysis gives our trainer's `val_tokens` no
-validation flag. The validation glob is set in Hyperparameters.__init__
-(`self.val_files = os.path.join(self.data_path, "fineweb_val_*.bin")`) and read in main() as
-`load_validation_tokens(args.val_files, ...)`; the flag is lost through that instance attribute,
-so `ttt` PASSes with "no backward pass or optimizer step on validation data" under both policies.
-With the glob written inline in main() the same script gives E1: PASS under competition, FAIL
-under strict. When golf/analysis.py follows the attribute, these tests XPASS (strict xfail fails
-the suite) and the markers come off.
+The two policy tests need an analysis that follows the validation glob through our trainer's
+Hyperparameters: it is set in __init__ (`self.val_files = os.path.join(self.data_path,
+"fineweb_val_*.bin")`) and read in main() as `load_validation_tokens(args.val_files, ...)`.
+golf/analysis.py as committed at 5c60f13 loses the flag there and PASSes `ttt` under both
+policies ("no backward pass or optimizer step on validation data"); the checker's pending change
+follows it and gives E1: PASS under competition, FAIL under strict.
 """
 from __future__ import annotations
 
@@ -27,7 +25,6 @@ import pytest
 from golf.smoke import REPO_ROOT, TINY_ENV
 
 DAY = "2026-04-30"
-CHECKER_GAP = "checker: VAL is lost through Hyperparameters.__init__'s self.val_files (see module docstring)"
 
 
 def tool(name: str, *args: str) -> subprocess.CompletedProcess:
@@ -65,13 +62,11 @@ def test_the_folder_scores_with_legal_ttt_and_passes_the_competition_policy(reco
     assert findings["provenance"]["status"] == "PASS" and findings["ttt"]["status"] == "PASS"
 
 
-@pytest.mark.xfail(strict=True, reason=CHECKER_GAP)
 def test_competition_policy_passes_ttt_as_score_first(record):
     _, findings = check(record, "competition")
     assert "score-first TTT (E1)" in findings["ttt"]["message"]
 
 
-@pytest.mark.xfail(strict=True, reason=CHECKER_GAP)
 def test_strict_policy_fails_ttt(record):
     code, findings = check(record, "strict")
     assert code == 1 and findings["ttt"]["status"] == "FAIL"
