@@ -1,54 +1,72 @@
 """The program model every compliance rule reads (RULES §4): what the decoded script does with data.
 
-`analyse(context)` builds it once per record folder from the *decoded* script (golf.source),
-never from the raw text, so packed submissions are judged on what they run. It holds, per function:
+`analyse(context)` builds it once per record folder from the *decoded* script (golf.source) and
+the Python modules it imports from its own folder, never from the raw text, so packed submissions
+are judged on what they run. Verdicts follow data, not names: a renamed variable, function or
+parameter changes no flag. Values carry flags, propagated through assignments, attributes,
+containers, slices and gathers, calls (arguments to parameters, returns to results) and
+`model(x)` into `forward`:
 
-- which values are derived from validation data: a flow-sensitive taint seeded by names such as
-  `val_tokens`/`val_files`, by `fineweb_val_*` constants, and propagated through assignments,
-  slices, loops, calls (arguments to parameters, returns to results) and container writes;
-- the events that matter, in source order with their enclosing loops and `if` guards: backward
-  passes, optimizer steps, score accumulation (`loss_sum += ...`), cache updates, calibration
-  calls, artifact writes, network calls and reads of training data.
+- VAL / TRAIN: read from the validation / training files (a `fineweb_val_*` glob, an env key such
+  as VAL_FILES, a loader asked for the "val" split, or a run command that points TRAIN_FILES there);
+- LOSS: a loss or log-probability (`cross_entropy`, `log_softmax`, `log` of data);
+- HKEY: a hash of stream tokens, a context key (`h ^= tok * P` in a loop, `a*P ^ b*Q`);
+- TGT: the token being predicted: the next-token slice of a stream (`tokens[1:]`, `chunk[s + 1:e + 1]`),
+  or a context key extended by one more stream token (`ctx ^ tok * P` into a new value): the full
+  n-gram key;
+- CNT: a count table (`table[k] += 1`, `np.add.at`, `index_add_`, `bincount`, `d[k] = d.get(k, 0) + 1`);
+- OPTZ: an optimizer (`torch.optim.*`, or a class deriving from `Optimizer`);
+- BYTES: byte lengths of token pieces (`len(piece.encode())` and tables of them);
+- HOLD / CAL: an object holding validation data; the output of a routine with forward hooks.
 
-Calls link functions, so a legal score-first loop and an illegal pre-eval fine-tune in the same
-file are judged apart. Every node is filed once under the function that holds it (`own_nodes`),
-and `Analysis.site` gives any node its loops and guards, for rules that look for shapes of their
-own (a lookback, a byte-level mixture). Sizes and fresh tensors carry no data; a probe or warm-up
-adapter that is trained and dropped is not test-time training.
+Events, in source order with their loops and `if` guards: backward passes (BW), optimizer steps
+(STEP) and constructions (OPT), scores (ACC: a loss on validation data accumulated into a value
+that reaches a return, a reported `val_loss`/`val_bpb` line or the caller), count-table writes
+(UPD), reads of a count table keyed with TGT (LEAK), per-token losses divided by byte counts
+(SPREAD), selections by loss (SELECT), calibration, artifact writes, network calls and reads of
+training data. `Analysis.site` gives any node its loops and guards, for rules with shapes of their own.
 
-Env knobs (`TTT_ENABLED=int(os.environ.get("TTT_ENABLED","0"))`, argparse defaults, minified
-`getattr(args, "x", _C)` with `_C=False`) gate code: a technique that is off by default, and that
-no log shows running, is dead code and is reported as INFO, not as a failure (the PR #1458 false
-positive, RULES E8).
+What ran (golf.knobs, golf.print_sites): code gated by a knob is live when the knob is on by
+default or in a documented run config, and has run when a log holds a line that only its own
+print sites produce; otherwise it is dead code, reported as INFO (RULES E8).
 
 Nothing from the submission is imported or run; only its syntax tree is read.
 """
 from __future__ import annotations
 
 import ast
+import builtins
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable
 
+from golf import print_sites
 from golf.findings import FAIL, INFO, PASS, WARN, Finding, InputError
+from golf.knobs import Knobs
+from golf.run_settings import RunConfig
 from golf.source import DecodedSource
 
 POLICIES = ("strict", "competition")
 
-# Taint flags carried by values.
-VAL = 1     # derived from validation tokens or files
-TRAIN = 2   # derived from training tokens or files
-TGT = 4     # the token being predicted (y, tgt, targets, gold)
-HOLD = 8    # an object that had validation data stored into it (model.prefix = val_tokens[...])
-CAL = 16    # the output of a calibration routine fed with validation data
-HKEY = 32   # a hash or index mixed from the target token (ctx ^ tgt * prime)
-DATA = VAL | TRAIN | CAL | HOLD
-# Flags a function got through its parameters live in the high byte, its own in the low byte, so a
-# call's result is its callee's own return flags plus what *this* call's arguments pass through.
-SHIFT = 8
+# Flags carried by values: a value's own in the low half, those it got through parameters in the
+# high half, so a call's result is its callee's own return flags plus what *this* call passes through.
+VAL = 1 << 0
+TRAIN = 1 << 1
+TGT = 1 << 2
+HOLD = 1 << 3
+CAL = 1 << 4
+HKEY = 1 << 5
+LOSS = 1 << 6
+CNT = 1 << 7
+OPTZ = 1 << 8
+BYTES = 1 << 9
+SHIFT = 16
 LOW = (1 << SHIFT) - 1
+DATA = VAL | TRAIN | CAL | HOLD
+STREAM = VAL | TRAIN
+NOT_TOKEN = LOSS | BYTES | CNT | OPTZ  # data-derived, but no longer a token id
 
 
 def _eff(flags: int) -> int:
@@ -59,38 +77,38 @@ def _eff(flags: int) -> int:
 def _both(bits: int) -> int:
     return bits | (bits << SHIFT)
 
-_VAL_NAME = re.compile(
-    r"^(val|valid|validation)_(tokens?|toks|ids|data|files?|shards?|stream|docs?|text|inputs?|targets?|x|y|"
-    r"loader|chunks?|set|seqs?|pattern|split|windows?)(_\w+)?$"
-)
-_TRAIN_NAME = re.compile(r"^train_(tokens?|toks|ids|data|files?|shards?|stream|loader|pattern|x|y|batch|docs?|set)(_\w+)?$")
-_NOT_DATA = re.compile(r"_(size|len|length|every|stride|steps|count|num|n|limit|max|min|frac|seqs|mask|allowed|ok|"
-                       r"flags?|enabled|ratio|ms)(_|$)")
-_TGT_NAME = re.compile(
-    r"^(y|ys|yb|tgt|tgts|target|targets|gold|golds|labels?|next_toks?|next_tokens?)(_(ids?|tokens?|toks|batch|"
-    r"u?int\d*|u64|i64|np|t|flat|chunk))?$"
-)
-_SCORE = {"loss", "losses", "nll", "nlls", "bits", "bpb", "score", "scores", "logp", "logprob", "logprobs", "xent",
-          "ce", "surprisal"}
-_CACHE = {"cache", "count", "counts", "cnt", "cnts", "table", "tables", "hash", "ngram", "ngrams", "freq", "freqs",
-          "bucket", "buckets", "hist", "memory", "bigram", "trigram", "unigram", "c"}
-_DIST = {"logits", "logit", "probs", "prob", "logp", "lp", "logprobs", "lprobs", "softmax", "nll", "dist", "pred",
-         "preds", "out", "output", "scores", "emb", "embed", "embedding", "weight", "wte", "lut"}
-_CALIB = re.compile(r"calib|hessian|gptq|awq|smoothquant|act(ivation)?_?stats?|collect_stats")
-_OPTIMIZER = re.compile(r"^(SGD|Adam|AdamW|Adagrad|RMSprop|Lion|Muon\w*|NorMuon|\w*Optimizer)$")
-_LOGGING = re.compile(r"^(print|log\w*|info|debug|warning|warn|error|write|format|join|add_scalar)$")
-_TGT_KEEP = {"long", "int", "to", "view", "reshape", "unsqueeze", "squeeze", "flatten", "contiguous", "item", "cpu",
-             "cuda", "numpy", "tolist", "clone", "expand", "type", "as_tensor", "asarray", "tensor", "astype"}
+
+_VAL_FILE = re.compile(r"fineweb_val_|(?:^|[/_])val(?:id|idation)?_(?:\*|\d{3,})")
+_TRAIN_FILE = re.compile(r"fineweb_train_|(?:^|[/_])train_(?:\*|\d{3,})")
+_VAL_ENV = re.compile(r"^VAL(?:ID|IDATION)?_(?:FILES?|PATH|PATTERN|DATA|SHARDS?|DIR|GLOB)$")
+_TRAIN_ENV = re.compile(r"^TRAIN_(?:FILES?|PATH|PATTERN|DATA|SHARDS?|DIR|GLOB)$")
+_SPLIT_NAMES = {"val": VAL, "valid": VAL, "validation": VAL, "train": TRAIN}
+_METRIC = re.compile(r"val_(?:loss|bpb)|\bbpb\b|bits.per.byte", re.IGNORECASE)
+_LOSS_FUNCTIONS = {"cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+                   "kl_div"}
+_LOG_FUNCTIONS = {"log_softmax", "logsumexp", "log", "log2", "log10", "log1p"}
+_CASTS = {"long", "int", "to", "view", "reshape", "unsqueeze", "squeeze", "flatten", "contiguous", "item", "cpu",
+          "cuda", "numpy", "tolist", "clone", "expand", "type", "as_tensor", "asarray", "tensor", "astype",
+          "float", "double", "detach", "ravel"}
+_HASH_CALLS = {"bitwise_xor", "bitwise_or"}
+_COUNTING = {"bincount", "Counter"}
+_ACCUMULATING_METHODS = {"index_add_", "scatter_add_", "index_add", "scatter_add"}
+_ACCUMULATE_KEYWORD = {"index_put_", "put_", "index_put"}
 _MUTATORS = {"append", "extend", "update", "add_", "copy_", "index_add_", "scatter_add_", "scatter_", "index_put_",
              "put_", "insert", "setdefault", "index_copy_", "masked_scatter_", "register_buffer"}
-_SAVES = {"torch.save", "pickle.dump", "pickle.dumps", "np.save", "numpy.save", "np.savez", "numpy.savez",
-          "np.savez_compressed", "numpy.savez_compressed", "safetensors.torch.save_file", "torch.jit.save"}
+_LOOKUPS = {"gather", "index_select", "take_along_dim", "get", "take"}
+_SAVES = {"torch.save", "pickle.dump", "pickle.dumps", "numpy.save", "numpy.savez", "numpy.savez_compressed",
+          "safetensors.torch.save_file", "torch.jit.save"}
 # Sizes and fresh tensors carry no data from what they were measured on: an adapter of shape
 # (len(docs), rank) holds no validation tokens.
 _SHAPE_ONLY = {"len", "numel", "nelement", "size", "shape", "ndim", "dim", "dtype", "device"}
 _FACTORIES = {"empty", "zeros", "ones", "full", "rand", "randn", "randint", "arange", "eye", "linspace",
               "empty_like", "zeros_like", "ones_like", "full_like", "rand_like", "randn_like"}
+_SELECTIONS = {"argmin", "argmax", "minimize", "minimize_scalar"}
+_WRAPPERS = {"compile", "DistributedDataParallel", "DDP", "deepcopy", "DataParallel", "FSDP",
+             "FullyShardedDataParallel"}
 _HASH_OPS = (ast.BitXor, ast.Mod, ast.BitAnd, ast.LShift, ast.RShift, ast.Mult, ast.Add, ast.BitOr)
+_MIXING_OPS = (ast.BitXor, ast.BitOr, ast.Add, ast.Mult)
 _NETWORK_PREFIXES = ("requests.", "urllib.request.", "urllib3.", "http.client.", "httpx.", "aiohttp.",
                      "huggingface_hub.", "datasets.load_dataset", "torch.hub.", "wget.", "ftplib.", "gdown.",
                      "socket.create_connection", "socket.socket", "socket.getaddrinfo", "socket.gethostbyname",
@@ -105,37 +123,17 @@ _SEPARATOR = re.compile(r"(?m)^\s*={20,}\s*$")
 _FALSY = {"0", "0.0", "false", "none", "off", "no", ""}
 # A `name:value` or `name=value` settings token in a log.
 _SETTING = re.compile(r"(?<![\w.])([A-Za-z_]\w*)\s*[:=]\s*['\"]?([\w.+-]+)")
-
-# Log lines that show a technique ran, used when its code is gated off by default.
-TTT_MARKERS = r"legal_ttt|ttt_chunk|ttt_sliding|ttt_lora|quantized_ttt|final_\w*ttt|ttt_epoch|ttt_phase|\bttt:|pre_?quant_ttt"
-SLOT_MARKERS = r"\bslot(_\w+)?\b|\betlb\w*"
-NGRAM_MARKERS = r"\bngram\w*|n-gram|two_pass|rescor"
-CALIB_MARKERS = r"gptq|hessian|calib"
-
-
-def _segments(name: str) -> set[str]:
-    return set(name.lower().strip("_").split("_")) if name else set()
-
-
-@lru_cache(maxsize=1 << 14)
-def name_flags(name: str) -> int:
-    flags = 0
-    if _VAL_NAME.match(name) and not _NOT_DATA.search(name):
-        flags |= VAL
-    if _TRAIN_NAME.match(name) and not _NOT_DATA.search(name):
-        flags |= TRAIN
-    if _TGT_NAME.match(name):
-        flags |= TGT
-    return flags
+_BUILTINS = frozenset(dir(builtins))
 
 
 def _constant_flags(value) -> int:
     if isinstance(value, str):
-        return (VAL if "fineweb_val_" in value else 0) | (TRAIN if "fineweb_train_" in value else 0)
+        return (VAL if _VAL_FILE.search(value) else 0) | (TRAIN if _TRAIN_FILE.search(value) else 0)
     return 0
 
 
-_SPLIT_NAMES = {"val": VAL, "valid": VAL, "validation": VAL, "train": TRAIN}
+def _env_key_flags(key: str) -> int:
+    return (VAL if _VAL_ENV.match(key) else 0) | (TRAIN if _TRAIN_ENV.match(key) else 0)
 
 
 def _split_request(node: ast.Call) -> int:
@@ -178,7 +176,7 @@ def base_name(node: ast.expr) -> str:
     if isinstance(node, ast.Subscript):
         return base_name(node.value)
     if isinstance(node, ast.Call):
-        if isinstance(node.func, ast.Attribute) and node.func.attr in _TGT_KEEP | {"float", "double", "detach"}:
+        if isinstance(node.func, ast.Attribute) and node.func.attr in _CASTS:
             return base_name(node.func.value)
         return base_name(node.func) if isinstance(node.func, (ast.Name, ast.Attribute)) else ""
     return ""
@@ -189,20 +187,10 @@ def names_in(node: ast.AST | None) -> frozenset[str]:
     return frozenset(n.id for n in ast.walk(node) if isinstance(n, ast.Name)) if node is not None else frozenset()
 
 
-@lru_cache(maxsize=1 << 14)
-def is_score(name: str) -> bool:
-    segments = _segments(name)
-    return bool(segments & _SCORE) and not segments & {"grad", "lr", "scale", "fn", "func", "weight"}
-
-
-@lru_cache(maxsize=1 << 14)
-def _is_cache(name: str) -> bool:
-    return bool(_segments(name) & _CACHE) and not is_score(name)
-
-
-@lru_cache(maxsize=1 << 14)
-def _is_dist(name: str) -> bool:
-    return bool(_segments(name) & _DIST) or "softmax" in name.lower()
+def _mentions_metric(node: ast.AST) -> bool:
+    """A format string or constant that prints a validation score (`val_bpb`, `bpb=`)."""
+    return any(isinstance(n, ast.Constant) and isinstance(n.value, str) and _METRIC.search(n.value)
+               for n in ast.walk(node))
 
 
 # --- program model -------------------------------------------------------------------------------
@@ -219,17 +207,18 @@ class Event:
     loops: tuple
     guards: tuple           # ((test or loop node, positive branch?, kind), ...)
     flags: int = 0          # effective flags (own and parameter-borne)
-    own: int = 0            # flags from names and constants in this function itself
+    own: int = 0            # flags from data read in this function itself
     nograd: bool = False
     callees: tuple = ()
     names: frozenset = frozenset()
     targets: tuple = ()
     what: str = ""
+    node: ast.AST | None = None
 
 
 @dataclass(eq=False)
 class Function:
-    """One `def` (or the module body, or a class body) and what the walker learned about it."""
+    """One `def` (or a module body, or a class body) and what the walker learned about it."""
 
     name: str
     node: ast.AST
@@ -237,6 +226,8 @@ class Function:
     params: list
     is_method: bool = False
     kind: str = "def"       # def | module | class
+    source: str = ""        # the file it is written in
+    owner: str = ""         # the class a method belongs to
     param_flags: dict = field(default_factory=lambda: defaultdict(int))
     mutates: dict = field(default_factory=lambda: defaultdict(int))
     returns: int = 0
@@ -246,72 +237,122 @@ class Function:
     referenced: list = field(default_factory=list)       # functions whose refs name this one
     nodes: list = field(default_factory=list)            # its own nodes, not those of defs inside it
     final_env: dict = field(default_factory=dict)
+    defs: dict = field(default_factory=dict)             # name -> names its assigned values read
+    conditions: dict = field(default_factory=dict)       # name -> names, for `last = ep == n - 1` and aliases
+    sinks: frozenset = frozenset()                       # names whose values leave: returned, reported, passed out
+    returned: frozenset = frozenset()                    # names whose values reach a return
+    reported: frozenset = frozenset()                    # names whose values reach a printed val_loss/val_bpb
+    out_calls: set = field(default_factory=set)          # ("return" | "report", id of a call node) used directly
+
+    def reaching(self, names, edges: dict | None = None) -> set[str]:
+        """`names` and every name their assigned values read, within this function (flow-insensitive)."""
+        edges = self.defs if edges is None else edges
+        found, pending = set(), list(names)
+        while pending:
+            name = pending.pop()
+            if name not in found:
+                found.add(name)
+                pending.extend(edges.get(name, ()))
+        return found
 
 
 class Program:
-    """All functions of a script, walked to a fixed point of the inter-procedural taint."""
+    """All functions of a script and its helper modules, walked to a fixed point of the flags."""
 
-    def __init__(self, tree: ast.Module):
-        self.module = Function("<module>", tree, None, [], kind="module")
-        self.functions: list[Function] = [self.module]
+    def __init__(self, modules: list[tuple[str, ast.Module]], configs: list[RunConfig] | None = None):
+        self.configs = list(configs or [])
+        self.modules = [Function("<module>", tree, None, [], kind="module", source=name) for name, tree in modules]
+        self.module = self.modules[0]
+        self.functions: list[Function] = list(self.modules)
         self.by_name: dict[str, list[Function]] = defaultdict(list)
         self.classes: dict[str, list[Function]] = defaultdict(list)
-        self.class_attrs: dict[str, int] = defaultdict(int)
+        self.class_nodes: dict[str, ast.ClassDef] = {}
+        self.class_attrs: dict[str, int] = defaultdict(int)   # attribute name -> flags stored into it
         self._mentions: dict[int, set[str]] = {}
-        self._collect(tree.body, self.module, None)
+        for module in self.modules:
+            self._collect(module.node.body, module, None)
         self.nodes = self._index_nodes()
         self.aliases = _import_aliases(self.nodes)
-        self.constants = _module_constants(tree, self.nodes)
+        self.constants = {k: v for m in self.modules for k, v in _module_constants(m.node, m.nodes).items()}
         self.true_names = frozenset(name for name, value in self.constants.items() if value is True)
+        self.helper_modules = {module.source.removesuffix(".py").replace("/", "."): module for module in self.modules[1:]}
+        self.optimizer_classes = self._optimizer_classes()
+        self.module_attrs = self._module_attributes()
+        inner = {id(f) for forwards in self.module_attrs.values() for f in forwards}
+        self.module_classes = {f.owner for f in self.by_name.get("forward", []) if f.is_method}
+        self.models = [f for f in self.by_name.get("forward", []) if f.is_method and id(f) not in inner]
+        self.helper_imports = {alias.asname or alias.name: self.imported(node) for node in self.module.nodes
+                               if isinstance(node, ast.ImportFrom) for alias in node.names if self.imported(node)}
+        self.hooking: set[int] = set()
+        for function in self.functions:
+            _prepare(function)
         self._walk_to_fixed_point()
 
     def _walk_to_fixed_point(self, rounds: int = 12) -> None:
-        """Walk every function, then only those whose inputs changed: their parameters, what their
-        callees return or mutate, their enclosing scopes, or the attributes classes hold."""
-        dirty = [self.module, *reversed(self.functions[1:])]  # callers, defined last, pass taint down first
+        """Walk every function, then again only those whose inputs changed since their last walk: their
+        parameters, what their callees return or mutate, their enclosing scopes, the attributes of
+        objects they read, or which of their callees install forward hooks."""
+        dirty = [*self.modules, *reversed(self.functions[len(self.modules):])]
+        seen: dict[int, tuple] = {}
         for _ in range(rounds):
             if not dirty:
                 return
-            before = {id(f): _state(f) for f in self.functions}
-            attrs_before = dict(self.class_attrs)
             for function in dirty:
+                data = self._data_inputs(function)  # before the walk: what it writes itself it may read back
                 _Walker(self, function).run()
+                seen[id(function)] = (data, self._callee_inputs(function))
             for function in self.functions:
                 if function.kind == "class":
                     for name, flags in function.final_env.items():
                         if flags:
                             self.class_attrs[name] |= flags
-            changed = set()
-            grown = {name for name, flags in self.class_attrs.items() if attrs_before.get(name) != flags}
-            if grown:
-                changed |= {id(f) for f in self.functions if grown & self._read(f)}
-            for function in self.functions:
-                params, results, scope = before[id(function)]
-                now = _state(function)
-                if now[0] != params:
-                    changed.add(id(function))
-                if now[1] != results:
-                    changed |= {id(source) for source, _ in function.refs}
-                if now[2] != scope:
-                    names = {name for name, flags in now[2].items() if scope.get(name) != flags}
-                    changed |= {id(f) for f in self.functions if _inside(f, function) and names & self._read(f)}
-            dirty = [f for f in self.functions if id(f) in changed]
+            self.hooking = self._closure(lambda f: any(e.kind == "HOOK" for e in f.events))
+            dirty = [f for f in reversed(self.functions)
+                     if seen.get(id(f)) != (self._data_inputs(f), self._callee_inputs(f))]
+
+    def _data_inputs(self, function: Function) -> tuple:
+        read = self._read(function)
+        scopes, parent = [], function.parent
+        while parent is not None:
+            scopes.append(tuple(sorted((n, flags) for n, flags in parent.final_env.items() if n in read)))
+            parent = parent.parent
+        attrs = tuple(sorted((a, self.class_attrs[a]) for a in read if self.class_attrs.get(a)))
+        return tuple(function.param_flags.items()), tuple(scopes), attrs
+
+    def _callee_inputs(self, function: Function) -> tuple:
+        return frozenset((id(c), c.returns, tuple(c.mutates.items()), id(c) in self.hooking) for c in function.referenced)
+
+    def _closure(self, direct: Callable[[Function], bool]) -> set[int]:
+        """Functions for which `direct` holds, and those that call them (from the last walk's events)."""
+        found = {id(f) for f in self.functions if direct(f)}
+        changed = True
+        while changed:
+            changed = False
+            for f in self.functions:
+                if id(f) not in found and any(e.kind == "CALL" and any(id(c) in found for c in e.callees) for e in f.events):
+                    found.add(id(f))
+                    changed = True
+        return found
 
     def _collect(self, body: list, parent: Function, cls: str | None) -> None:
         for statement in body:
             if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 args = statement.args
                 params = [a.arg for a in args.posonlyargs + args.args + args.kwonlyargs]
-                function = Function(statement.name, statement, parent, params, is_method=cls is not None)
+                params += [a.arg for a in (args.vararg, args.kwarg) if a is not None]
+                function = Function(statement.name, statement, parent, params, is_method=cls is not None,
+                                    source=parent.source, owner=cls or "")
                 self.functions.append(function)
                 self.by_name[statement.name].append(function)
                 if cls:
                     self.classes[cls].append(function)
                 self._collect(statement.body, function, None)
             elif isinstance(statement, ast.ClassDef):
-                body_function = Function(f"<class {statement.name}>", statement, parent, [], kind="class")
+                body_function = Function(f"<class {statement.name}>", statement, parent, [], kind="class",
+                                         source=parent.source)
                 self.functions.append(body_function)
                 self.classes[statement.name].append(body_function)
+                self.class_nodes[statement.name] = statement
                 self._collect(statement.body, parent, statement.name)
             else:
                 for field_name in ("body", "orelse", "finalbody", "handlers"):
@@ -320,23 +361,73 @@ class Program:
                         self._collect(children, parent, cls)
 
     def _read(self, function: Function) -> set[str]:
-        """Names and attribute names a function mentions: what a changed scope or class can reach."""
+        """Names and attribute names a function reads: what a changed scope or object can reach."""
         if id(function) not in self._mentions:
             self._mentions[id(function)] = {n.id if isinstance(n, ast.Name) else n.attr for n in function.nodes
-                                            if isinstance(n, (ast.Name, ast.Attribute))}
+                                            if isinstance(n, (ast.Name, ast.Attribute)) and isinstance(n.ctx, ast.Load)}
         return self._mentions[id(function)]
 
     def _index_nodes(self) -> list[ast.AST]:
         """Every node once, each filed under the function whose body holds it (one pass for all rules)."""
         owners = {id(f.node): f for f in self.functions}
-        pending = [(child, self.module) for child in ast.iter_child_nodes(self.module.node)]
-        while pending:
-            node, owner = pending.pop()
-            inner = owners.get(id(node))
-            if inner is None:
-                owner.nodes.append(node)
-            pending.extend((child, inner or owner) for child in ast.iter_child_nodes(node))
+        for module in self.modules:
+            pending = [(child, module) for child in ast.iter_child_nodes(module.node)]
+            while pending:
+                node, owner = pending.pop()
+                inner = owners.get(id(node))
+                if inner is None:
+                    owner.nodes.append(node)
+                pending.extend((child, inner or owner) for child in ast.iter_child_nodes(node))
         return [node for function in self.functions for node in function.nodes]
+
+    def _optimizer_classes(self) -> set[str]:
+        """Classes of the script that derive (at any depth) from an `Optimizer`."""
+        found: set[str] = set()
+        changed = True
+        while changed:
+            changed = False
+            for name, node in self.class_nodes.items():
+                bases = {self.dotted(base).rsplit(".", 1)[-1] for base in node.bases}
+                if name not in found and ("Optimizer" in bases or bases & found):
+                    found.add(name)
+                    changed = True
+        return found
+
+    def _module_attributes(self) -> dict[str, list[Function]]:
+        """`self.blocks = nn.ModuleList([Block(...) ...])`: attribute -> the forward methods it can call."""
+        attrs: dict[str, list[Function]] = defaultdict(list)
+        for node in self.nodes:
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+                built = [self.forward_of(n.func) for n in ast.walk(node.value) if isinstance(n, ast.Call)]
+                forwards = [f for found in built for f in found]
+                for target in node.targets:
+                    if isinstance(target, ast.Attribute) and forwards:
+                        attrs[target.attr] += [f for f in forwards if f not in attrs[target.attr]]
+        return attrs
+
+    def forward_of(self, func: ast.expr) -> list[Function]:
+        """The forward method of a class of the script that `func` constructs."""
+        if isinstance(func, ast.Name) and func.id in self.classes:
+            return [f for f in self.classes[func.id] if f.name == "forward"]
+        return []
+
+    def imported(self, node: ast.Import | ast.ImportFrom) -> list[tuple[Function, int]]:
+        """What `from helper import f` makes callable: f; or, where the module has no such name, all of
+        the helper's top-level functions, since which of them run cannot be told."""
+        if isinstance(node, ast.ImportFrom):
+            module = self.helper_modules.get(node.module or "")
+            if module is None:
+                return []
+            top = [f for f in self.functions if f.parent is module and f.kind == "def" and not f.is_method]
+            named = [f for f in top if f.name in {alias.name for alias in node.names}]
+            return [(f, 0) for f in (named if len(named) == len(node.names) else top)]
+        return []
+
+    def inherited(self, owner: str, method: str) -> list[tuple[Function, int]]:
+        """`super().method(...)` inside a class: that method of the script's base classes."""
+        node = self.class_nodes.get(owner)
+        bases = [base.id for base in getattr(node, "bases", []) if isinstance(base, ast.Name)]
+        return [(f, 1) for base in bases for f in self.classes.get(base, []) if f.name == method]
 
     def dotted(self, node: ast.expr) -> str:
         path = _path(node)
@@ -347,19 +438,55 @@ class Program:
         return f"{head}.{rest}" if rest else head
 
     def resolve(self, func: ast.expr) -> list[tuple[Function, int]]:
-        """User functions a call may reach, with 1 where `self` takes the first parameter."""
+        """Functions of the script a call may reach, with 1 where `self` takes the first parameter."""
         if isinstance(func, ast.Name):
             if func.id in self.classes:
                 return [(f, 1) for f in self.classes[func.id] if f.name == "__init__"]
             return [(f, 0) for f in self.by_name.get(func.id, []) if not f.is_method]
         if isinstance(func, ast.Attribute):
-            return [(f, 1) for f in self.by_name.get(func.attr, []) if f.is_method]
+            module = self.helper_modules.get(self.dotted(func.value))
+            if module is not None:
+                return [(f, 0) for f in self.by_name.get(func.attr, []) if f.parent is module and not f.is_method]
+            methods = [(f, 1) for f in self.by_name.get(func.attr, []) if f.is_method]
+            return methods or [(f, 1) for f in self.module_attrs.get(func.attr, [])]
+        if isinstance(func, ast.Subscript):
+            attribute = func.value
+            return [(f, 1) for f in self.module_attrs.get(attribute.attr, [])] if isinstance(attribute, ast.Attribute) else []
         return []
 
 
-def _state(function: Function) -> tuple:
-    """What other functions read of this one: its parameters' flags, its results, its final scope."""
-    return (dict(function.param_flags), (function.returns, dict(function.mutates)), dict(function.final_env))
+def _prepare(function: Function) -> None:
+    """Def-use edges, and the names whose values leave the function, read once before the walk."""
+    defs: dict[str, set[str]] = defaultdict(set)
+    conditions: dict[str, set[str]] = defaultdict(set)
+    stored, returned, reported = set(function.params), set(), set()
+    for node in function.nodes:
+        if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)) and node.value is not None:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            read = names_in(node.value)
+            condition = isinstance(node.value, (ast.Compare, ast.BoolOp, ast.UnaryOp, ast.Name))
+            for target in targets:
+                for name in names_in(target):
+                    defs[name] |= read
+                    if condition:
+                        conditions[name] |= read
+                if isinstance(target, (ast.Attribute, ast.Subscript)):  # obj.attr = v: v leaves through obj
+                    stored |= read
+        elif isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)):
+            for name in names_in(node.target):
+                defs[name] |= names_in(node.iter)
+        elif isinstance(node, ast.NamedExpr):
+            defs[node.target.id] |= names_in(node.value)
+        elif isinstance(node, (ast.Return, ast.Yield)) and node.value is not None:
+            returned |= names_in(node.value)
+            function.out_calls |= {("return", id(n)) for n in ast.walk(node.value) if isinstance(n, ast.Call)}
+        elif isinstance(node, (ast.Call, ast.JoinedStr)) and _mentions_metric(node):
+            reported |= names_in(node)
+            function.out_calls |= {("report", id(n)) for n in ast.walk(node) if isinstance(n, ast.Call) and n is not node}
+    function.defs, function.conditions = defs, conditions
+    function.returned = frozenset(function.reaching(returned))
+    function.reported = frozenset(function.reaching(reported))
+    function.sinks = frozenset(function.reaching(stored)) | function.returned | function.reported
 
 
 def _inside(function: Function, scope: Function) -> bool:
@@ -384,20 +511,23 @@ def _import_aliases(nodes: list[ast.AST]) -> dict[str, str]:
 
 
 class _Walker:
-    """Walk one function body in order, tracking taint, loops, guards and no_grad blocks."""
+    """Walk one function body in order, tracking flags, loops, guards and no_grad blocks."""
 
     def __init__(self, program: Program, function: Function):
         self.p, self.f = program, function
         self.env: dict[str, int] = {name: (function.param_flags.get(name, 0) & LOW) << SHIFT for name in function.params}
+        self.callables: dict[str, list[tuple[Function, int]]] = {}
         self.loops: list[ast.AST] = []
         self.guards: list[tuple] = []
         self.nograd = 0
         self.assigned_in: dict[str, ast.AST | None] = {}
         self.targets: tuple = ()
+        self.counting: ast.AST | None = None   # the statement of a count update: its reads are no lookups
         self.seen: dict[tuple, Event] = {}
         self.ref_keys: set = set()
         self.repeat = 0
         self.loop_targets: set[str] = set()   # `for p in model.parameters(): p.requires_grad_()` is no new tensor
+        self.loop_ends: dict[int, dict] = {}
         function.events, function.trainable = [], set()
         for target in function.referenced:
             target.refs = [ref for ref in target.refs if ref[0] is not function]
@@ -407,9 +537,7 @@ class _Walker:
             self.nograd = int(any(_is_nograd(d) for d in node.decorator_list))
 
     def run(self) -> None:
-        node = self.f.node
-        body = node.body if self.f.kind != "class" else [s for s in node.body]
-        self.block(body)
+        self.block(self.f.node.body)
         self.f.final_env = self.env
 
     # Events and references.
@@ -421,7 +549,7 @@ class _Walker:
             self.seen[key].own |= flags & LOW
             return self.seen[key]
         event = Event(kind, getattr(node, "lineno", 0), getattr(node, "col_offset", 0), self.f, tuple(self.loops),
-                      tuple(self.guards), _eff(flags), flags & LOW, self.nograd > 0, **extra)
+                      tuple(self.guards), _eff(flags), flags & LOW, self.nograd > 0, node=node, **extra)
         self.seen[key] = event
         self.f.events.append(event)
         return event
@@ -432,7 +560,10 @@ class _Walker:
             targets = [f for f in self.p.by_name.get(name, []) if f.is_method]
         elif name not in self.env:
             targets = [f for f in self.p.by_name.get(name, []) if not f.is_method] + self.p.classes.get(name, [])
-        for target in targets:
+        self.link([(target, 0) for target in targets])
+
+    def link(self, callees) -> None:
+        for target, _ in callees:
             key = (id(target), tuple(id(g[0]) for g in self.guards))
             if key not in self.ref_keys:
                 self.ref_keys.add(key)
@@ -455,6 +586,31 @@ class _Walker:
             if root in self.f.params:
                 self.f.mutates[root] |= flags
 
+    def write_into(self, container: ast.expr, flags: int) -> None:
+        """Data written into a table or list: the attribute that holds it takes the flags (`self.counts[n]`
+        -> counts) and its object is marked as holding validation data; a local name takes them itself."""
+        node = container
+        while isinstance(node, (ast.Subscript, ast.Call)) or (isinstance(node, ast.Attribute) and node.attr in _CASTS):
+            node = node.value if not isinstance(node, ast.Call) else node.func
+        if isinstance(node, ast.Attribute):
+            self.store_attribute(node.attr, flags)
+            self.mutate(_root(node), HOLD if _eff(flags) & VAL else 0)
+        elif isinstance(node, ast.Name):
+            self.mutate(node.id, flags)
+
+    def store_attribute(self, attr: str, flags: int) -> None:
+        """obj.attr = value: read back as obj.attr anywhere. Activations a module stashes on itself
+        during a forward pass hold whatever data ran through it last, so they carry no data flags."""
+        kept = _eff(flags) & ~HOLD
+        if self.f.owner in self.p.module_classes:
+            kept &= CNT | OPTZ
+        if kept:
+            self.p.class_attrs[attr] |= kept
+
+    def sink(self, root: str | None) -> bool:
+        """The value held in `root` leaves this function: returned, reported, or held by the caller."""
+        return bool(root) and root in self.f.sinks
+
     # Statements.
 
     def block(self, body: list) -> None:
@@ -474,20 +630,28 @@ class _Walker:
             if s.value is None:
                 return
             targets = s.targets if isinstance(s, ast.Assign) else [s.target]
+            if _pairwise(targets, s.value):   # x, y = chunk[:-1], chunk[1:]: each name its own value
+                for target, value in zip(targets[0].elts, s.value.elts):
+                    self.assign(target, self.expr(value), value)
+                return
             self.targets = tuple(n for t in targets for n in names_in(t))
+            self.counting = s if any(_counts_into(t, s.value) for t in targets) else None
             flags = self.expr(s.value)
-            self.targets = ()
+            self.targets, self.counting = (), None
             for target in targets:
                 self.assign(target, flags, s.value)
         elif isinstance(s, ast.AugAssign):
-            self.augassign(s, self.expr(s.value))
+            self.targets = tuple(names_in(s.target))
+            flags = self.expr(s.value)
+            self.targets = ()
+            self.augassign(s, flags)
         elif isinstance(s, ast.Expr):
             self.expr(s.value)
         elif isinstance(s, ast.Return):
             if s.value is not None:
-                self.f.returns |= self.expr(s.value) & ~_both(HKEY)
+                self.f.returns |= self.expr(s.value)
         elif isinstance(s, (ast.For, ast.AsyncFor)):
-            flags = self.expr(s.iter) & ~_both(HKEY)
+            flags = self.expr(s.iter) & ~_both(HKEY | TGT)
             self.loop_targets |= names_in(s.target)
             self.loop(s, (s, True, "loop"), lambda: (self.assign(s.target, flags, None), self.block(s.body)))
             self.block(s.orelse)
@@ -521,6 +685,8 @@ class _Walker:
                 self.block(handler.body)
             self.block(s.orelse)
             self.block(s.finalbody)
+        elif isinstance(s, (ast.Import, ast.ImportFrom)):
+            self.link(self.p.imported(s))
         elif isinstance(s, ast.Match):
             self.expr(s.subject)
             for case in s.cases:
@@ -533,8 +699,10 @@ class _Walker:
     def loop(self, node: ast.AST, guard: tuple, body) -> None:
         self.loops.append(node)
         self.guards.append(guard)
-        # Again when an iteration left taint that the top of the body has not seen yet; loops nested
-        # in that second walk go once, or a loop nest of depth d would cost 2**d walks.
+        # Again when an iteration left flags that the top of the body has not seen yet; loops nested
+        # in that second walk go once, or a loop nest of depth d would cost 2**d walks, starting from
+        # what their last walk ended with (`h = 0` before an inner `h ^= tok` loop resets it each time).
+        self.env = _merge(self.env, self.loop_ends.get(id(node), {}))
         for walk in range(1 if self.repeat else 2):
             before = dict(self.env)
             self.repeat += walk
@@ -543,22 +711,25 @@ class _Walker:
             self.env = _merge(before, self.env)
             if all(before.get(name, 0) == flags for name, flags in self.env.items() if flags):
                 break
+        self.loop_ends[id(node)] = dict(self.env)
         self.guards.pop()
         self.loops.pop()
 
     def assign(self, target: ast.expr, flags: int, value: ast.expr | None) -> None:
         if isinstance(target, ast.Name):
-            if (value is not None and _eff(flags) & VAL and is_score(target.id)
-                    and (target.id in names_in(value) or _segments(target.id) & {"sum", "total"})):
-                self.event("ACC", value, flags, what=target.id)
+            if (value is not None and self.loops and self.scores(flags) and self.sink(target.id)
+                    and isinstance(value, ast.BinOp) and isinstance(value.op, (ast.Add, ast.Sub))
+                    and target.id in names_in(value.left) | names_in(value.right)):
+                self.event("ACC", value, flags, what=target.id)   # total = total + loss, in a loop
             self.env[target.id] = flags
             self.assigned_in[target.id] = self.loops[-1] if self.loops else None
+            self.bind_callable(target.id, value)
             if value is not None and _makes_trainable(value, self.p.true_names):
                 self.f.trainable.add(target.id)
                 self.event("PARAM", value, what=target.id)
         elif isinstance(target, (ast.Tuple, ast.List)):
             for element in target.elts:
-                self.assign(element, flags & ~_both(HKEY), None)
+                self.assign(element, flags, None)
         elif isinstance(target, ast.Starred):
             self.assign(target.value, flags, None)
         elif isinstance(target, ast.Attribute):
@@ -566,44 +737,75 @@ class _Walker:
             path = _path(target)
             if path:
                 self.env[path] = flags
+            self.store_attribute(target.attr, flags)
             if _eff(flags) & (VAL | CAL):
                 self.mutate(_root(target), HOLD)
                 if value is not None and _calls_named(value, {"Parameter", "Buffer"}):
                     self.event("SINK", value, flags | HOLD, what=f"{path or target.attr} = nn.Parameter(...)")
         elif isinstance(target, ast.Subscript):
-            self.store(target, flags)
+            self.store(target, flags, counted=value is not None and _counts_into(target, value))
+
+    def bind_callable(self, name: str, value: ast.expr | None) -> None:
+        """`fn = eval_a if x else eval_b`, `model = GPT(...)`, `compiled = torch.compile(model)`: what `name()` calls."""
+        callees = self.callees_of(value) if value is not None else []
+        if callees or isinstance(value, (ast.Lambda, ast.Attribute)):
+            self.callables[name] = callees   # a lambda or a bound method is no model either
+        else:
+            self.callables.pop(name, None)
+
+    def callees_of(self, value: ast.expr) -> list[tuple[Function, int]]:
+        if isinstance(value, ast.IfExp):
+            return self.callees_of(value.body) + self.callees_of(value.orelse)
+        if isinstance(value, ast.Name):
+            if value.id in self.callables:
+                return self.callables[value.id]
+            return [(f, 0) for f in self.p.by_name.get(value.id, []) if not f.is_method]
+        if isinstance(value, ast.Call):
+            forwards = self.p.forward_of(value.func)
+            if forwards:
+                return [(f, 1) for f in forwards]
+            if base_name(value.func) in _WRAPPERS and value.args:
+                return self.callees_of(value.args[0])
+        return []
 
     def augassign(self, s: ast.AugAssign, flags: int) -> None:
         target = s.target
         if isinstance(target, ast.Subscript):
-            self.store(target, flags, augmented=True)
+            self.store(target, flags, counted=isinstance(s.op, ast.Add))
             return
-        name = target.id if isinstance(target, ast.Name) else target.attr if isinstance(target, ast.Attribute) else ""
         key = _path(target)
+        current = self.lookup(key) if key else 0
+        if isinstance(s.op, _MIXING_OPS) and _token(flags) and _eff(current | flags) & STREAM:
+            flags |= HKEY  # h ^= tok * P: a context hash grows by one token
         if key:
-            self.env[key] = self.lookup(key) | name_flags(name) | flags
+            self.env[key] = current | flags
         if isinstance(target, ast.Name):
-            self.mutate(target.id, flags & _both(DATA))  # `table += counts` writes into the caller's array
-        if _eff(flags) & VAL and is_score(name):
-            self.event("ACC", s, flags, what=name)
-        elif _eff(flags) & VAL and _is_cache(name) and (isinstance(target, ast.Attribute) or name in self.f.params):
-            self.event("UPD", s, flags, what=name)  # an array passed in or held by an object, not a local total
+            self.mutate(target.id, flags & _both(DATA | CNT))  # `table += counts` writes into the caller's array
+        if self.scores(flags) and self.sink(_root(target)):
+            self.event("ACC", s, flags, what=base_name(target))
+        elif (_eff(flags) & VAL and _eff(flags) & CNT and isinstance(s.op, ast.Add)
+              and (isinstance(target, ast.Attribute) or _root(target) in self.f.params)):
+            self.event("UPD", s, flags, what=base_name(target))   # table += counts, in the caller's table
 
-    def store(self, target: ast.Subscript, flags: int, augmented: bool = False) -> None:
+    def scores(self, flags: int) -> bool:
+        return _eff(flags) & (VAL | LOSS) == VAL | LOSS
+
+    def store(self, target: ast.Subscript, flags: int, counted: bool = False) -> None:
         index = self.expr(target.slice)
         self.expr(target.value)
-        written = (flags | index) & _both(DATA)
-        self.mutate(_root(target), written)
+        written = (flags | index) & _both(DATA | LOSS | BYTES)
+        root = _root(target)
+        self.write_into(target.value, written | (CNT if counted else 0))
         name = base_name(target.value)
-        if _eff(flags) & VAL and is_score(name):
+        if self.scores(flags) and self.sink(root):
             self.event("ACC", target, flags, what=name)
-        elif _eff(written) & VAL and _is_cache(name) and not self.local_to_loop(_root(target)):
+        elif counted and _eff(written) & VAL and not self.local_to_loop(root):
             self.event("UPD", target, written, what=name)
 
     def local_to_loop(self, name: str | None) -> bool:
         return bool(name and self.loops and self.assigned_in.get(name) in self.loops)
 
-    # Expressions: return the taint flags of the value, recording events on the way.
+    # Expressions: return the flags of the value, recording events on the way.
 
     def expr(self, node: ast.AST | None) -> int:
         if node is None:
@@ -612,32 +814,36 @@ class _Walker:
             return _constant_flags(node.value)
         if isinstance(node, ast.Name):
             self.ref(node.id, attribute=False)
-            return self.lookup(node.id) | name_flags(node.id)
+            return self.lookup(node.id)
         if isinstance(node, ast.Attribute):
             base = self.expr(node.value)
             if node.attr in _SHAPE_ONLY:
                 return 0
             self.ref(node.attr, attribute=True)
             path = _path(node)
-            flags = (base & ~_both(TGT | HKEY)) | name_flags(node.attr) | self.p.class_attrs.get(node.attr, 0)
+            flags = (base & ~_both(TGT | HKEY)) | self.p.class_attrs.get(node.attr, 0)
             return flags | (self.lookup(path) if path else 0)
         if isinstance(node, ast.Subscript):
             return self.subscript(node)
         if isinstance(node, ast.Call):
             return self.call(node)
         if isinstance(node, ast.BinOp):
-            flags = self.expr(node.left) | self.expr(node.right)
-            return flags | HKEY if _eff(flags) & TGT and isinstance(node.op, _HASH_OPS) else flags
-        if isinstance(node, (ast.Compare, ast.BoolOp)):
-            children = [node.left, *node.comparators] if isinstance(node, ast.Compare) else node.values
-            return _union(self.expr(c) for c in children) & ~_both(TGT | HKEY)
+            return self.binop(node)
+        if isinstance(node, ast.Compare):
+            flags = _union(self.expr(c) for c in [node.left, *node.comparators])
+            if _eff(flags) & LOSS and any(isinstance(op, (ast.Lt, ast.LtE, ast.Gt, ast.GtE)) for op in node.ops):
+                self.event("SELECT", node, flags)   # `if loss < best:` keeps what scores best
+            return flags & ~_both(TGT | HKEY | LOSS)
+        if isinstance(node, ast.BoolOp):
+            return _union(self.expr(c) for c in node.values) & ~_both(TGT | HKEY)
         if isinstance(node, ast.UnaryOp):
             return self.expr(node.operand) & ~_both(HKEY)
         if isinstance(node, ast.Lambda):
             return 0
         if isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
             for generator in node.generators:
-                self.assign(generator.target, self.expr(generator.iter) & ~_both(HKEY), None)
+                self.loop_targets |= names_in(generator.target)
+                self.assign(generator.target, self.expr(generator.iter) & ~_both(HKEY | TGT), None)
                 for condition in generator.ifs:
                     self.expr(condition)
             if isinstance(node, ast.DictComp):
@@ -650,13 +856,49 @@ class _Walker:
         flags = _union(self.expr(c) for c in ast.iter_child_nodes(node) if isinstance(c, ast.expr))
         return flags & ~_both(TGT | HKEY) if isinstance(node, ast.JoinedStr) else flags
 
+    def binop(self, node: ast.BinOp) -> int:
+        left, right = self.expr(node.left), self.expr(node.right)
+        if isinstance(node.op, ast.Div) and _eff(left) & LOSS and _eff(right) & BYTES:
+            self.event("SPREAD", node, left | right)   # a token's log-probability spread over its bytes
+        if isinstance(node.op, _HASH_OPS):
+            return self.mix(node, left, right)
+        return left | right
+
+    def mix(self, node: ast.AST, left: int, right: int) -> int:
+        """Hash arithmetic: two stream tokens make a context hash; a context hash and one more token,
+        written into a new value, make a full n-gram key (TGT); `h = h ^ tok` only grows the context."""
+        flags = left | right
+        if not isinstance(getattr(node, "op", ast.BitXor()), _MIXING_OPS):
+            return flags
+        l, r = _eff(left), _eff(right)
+        if (l & HKEY and _token(right)) or (r & HKEY and _token(left)):
+            growing = bool(names_in(node) & set(self.targets))
+            return flags | HKEY if growing else flags | HKEY | TGT
+        if _token(left) and _token(right):
+            return flags | HKEY
+        return flags
+
+    def tuple_key(self, node: ast.Tuple) -> int:
+        """`(ctx, tok)` as a dict key mixes its parts like a hash; `(x, y)` of two values stays a pair."""
+        parts = [self.expr(element) for element in node.elts]
+        flags = _union(parts)
+        if len(parts) > 1 and sum(1 for p in parts if _token(p) or _eff(p) & HKEY) > 1:
+            first, *rest = parts
+            for part in rest:
+                first = self.mix(node, first, part)
+            return first
+        return flags & ~_both(HKEY | TGT)
+
     def subscript(self, node: ast.Subscript) -> int:
         base = self.expr(node.value)
-        index = self.expr(node.slice)
-        flags = (base & ~_both(HKEY | TGT)) | (index & _both(VAL | TRAIN | CAL)) | (base & _both(TGT))
-        name = base_name(node.value)
-        if isinstance(node.ctx, ast.Load) and _target_keyed(_eff(index), name):
-            self.event("LEAK", node, index, what=name)
+        index = self.tuple_key(node.slice) if isinstance(node.slice, ast.Tuple) else self.expr(node.slice)
+        flags = base | (index & _both(VAL | TRAIN | CAL))
+        if _eff(index) & (STREAM | HKEY):
+            flags &= ~_both(CNT)   # counts read at data keys are values; table[order] is still a table
+        if _token(base) and _next_slice(node.slice):
+            flags |= TGT   # tokens[1:]: each position's next token, the one it predicts
+        if isinstance(node.ctx, ast.Load) and self.counting is None and _eff(base) & CNT and _eff(index) & TGT:
+            self.event("LEAK", node, index, what=base_name(node.value))
         return flags
 
     def call(self, node: ast.Call) -> int:
@@ -674,79 +916,128 @@ class _Walker:
         arguments = _union(positional) | _union(keywords.values())
         dotted = self.p.dotted(func)
         last = dotted.rsplit(".", 1)[-1] if dotted else method
-        callees = self.p.resolve(func)
+        callees = self.resolve(node, arguments)
+        self.link(callees)
         self.call_events(node, dotted, last, method, receiver, positional, keywords, arguments, callees)
-        data = arguments & _both(DATA)
+        result = self.call_result(node, dotted, last, method, receiver, positional, arguments, callees)
+        if method and callees and _eff(receiver) & STREAM and not _eff(receiver | result) & LOSS and _token(result):
+            self.event("LOAD", node, receiver, what=method)   # loader.next_batch(): token batches from a data object
+        if callees:
+            self.bind(node, callees, receiver, positional, keywords)
+        return result
+
+    def resolve(self, node: ast.Call, arguments: int) -> list[tuple[Function, int]]:
+        """The script's functions a call reaches: by name, a callable held in a variable, or a model's forward."""
+        func = node.func
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Call) and base_name(func.value.func) == "super":
+            return self.p.inherited(self.f.owner, func.attr)
+        callees = self.p.resolve(func)
+        if callees or not isinstance(func, ast.Name):
+            return callees
+        if func.id in self.callables:
+            return self.callables[func.id]
+        if func.id in self.p.helper_imports:
+            return self.p.helper_imports[func.id]
+        known = func.id in self.p.aliases or func.id in _BUILTINS or func.id in self.p.classes
+        if not known and _eff(arguments) & DATA and not _eff(arguments) & LOSS and not _is_logging(node, func.id):
+            return [(f, 1) for f in self.p.models]   # model(x): a top-level module of the script, called on data
+        return []
+
+    def call_result(self, node, dotted, last, method, receiver, positional, arguments, callees) -> int:
+        data = arguments & _both(DATA | LOSS | BYTES | HKEY | TGT)
         if callees:
             result = 0
             for callee, offset in callees:
                 inputs = arguments | (receiver if offset and method else 0)
                 result |= callee.returns & LOW | inputs & _both((callee.returns >> SHIFT) & LOW)
-                if callee.name == "__init__" and isinstance(func, ast.Name):
-                    result |= data  # a constructed object holds what it was built from
-            result &= ~_both(TGT)
-            self.bind(node, callees, receiver, positional, keywords)
-        elif method in _TGT_KEEP:
+                if callee.name == "__init__" and isinstance(node.func, ast.Name):
+                    result |= arguments & _both(DATA)  # a constructed object holds what it was built from
+        elif last in _HASH_CALLS and len(positional) > 1:
+            result = self.mix(node, positional[0], positional[1])
+        elif method in _CASTS:
             result = receiver | data  # a cast or reshape of a hashed key is still that key
         elif method:
             result = (receiver | data) & ~_both(HKEY | TGT)
-        elif last in _TGT_KEEP | {"int", "float"} and positional:
-            result = positional[0] & ~_both(HKEY)
         else:
             result = data
         if last in _SHAPE_ONLY or (dotted.startswith(("torch.", "numpy.")) and last in _FACTORIES):
-            result = 0
-        result |= _split_request(node)
-        if _CALIB.search(last.lower()) and _eff(result | receiver) & VAL:
+            result = BYTES if last == "len" and _eff(arguments) & BYTES else 0
+        if method == "encode":
+            result |= BYTES
+        if last in _LOSS_FUNCTIONS or (last in _LOG_FUNCTIONS and _eff(arguments | receiver) & (DATA | LOSS | CNT)):
+            result |= LOSS
+        if last in _COUNTING:
+            result |= CNT
+        if self.is_optimizer(dotted, last, callees):
+            result = OPTZ
+        result |= _split_request(node) | self.env_read(node, dotted)
+        if any(id(c) in self.p.hooking for c, _ in callees) and _eff(result | receiver) & VAL:
             result = (result & ~_both(VAL)) | (CAL if result & VAL else 0) | (CAL << SHIFT if result & (VAL << SHIFT) else 0)
         return result
+
+    def env_read(self, node: ast.Call, dotted: str) -> int:
+        """`os.environ.get("VAL_FILES", ...)`: the key says which split the value names, and so does
+        the value a documented run sets (`TRAIN_FILES=.../fineweb_val_*.bin torchrun ...`)."""
+        if dotted in {"os.environ.get", "os.getenv"} and node.args and isinstance(node.args[0], ast.Constant):
+            key = str(node.args[0].value)
+            return _union(_constant_flags(config.env[key]) for config in self.p.configs
+                          if key in config.env) | _env_key_flags(key)
+        return 0
+
+    def is_optimizer(self, dotted: str, last: str, callees) -> bool:
+        library = dotted.startswith("torch.optim.") and "lr_scheduler" not in dotted and "swa_utils" not in dotted
+        return library or (bool(callees) and last in self.p.optimizer_classes)
 
     def bind(self, node: ast.Call, callees, receiver: int, positional: list, keywords: dict) -> None:
         for callee, offset in callees:
             params = callee.params
-            roots: dict[str, str | None] = {}
+            given: dict[str, ast.expr] = {}
             if offset and params and isinstance(node.func, ast.Attribute):
-                callee.param_flags[params[0]] |= _eff(receiver) & DATA
-                roots[params[0]] = _root(node.func.value)
+                callee.param_flags[params[0]] |= _eff(receiver) & HOLD  # methods resolve by name: pass no more
+                given[params[0]] = node.func.value
             for i, flags in enumerate(positional):
                 if i + offset < len(params):
-                    callee.param_flags[params[i + offset]] |= _eff(flags) & DATA
-                    roots[params[i + offset]] = _root(node.args[i])
+                    callee.param_flags[params[i + offset]] |= _eff(flags)
+                    given[params[i + offset]] = node.args[i]
             for keyword in node.keywords:
                 if keyword.arg in params:
-                    callee.param_flags[keyword.arg] |= _eff(keywords[keyword.arg]) & DATA
-                    roots[keyword.arg] = _root(keyword.value)
+                    callee.param_flags[keyword.arg] |= _eff(keywords[keyword.arg])
+                    given[keyword.arg] = keyword.value
             inputs = receiver | _union(positional) | _union(keywords.values())
             for param, flags in list(callee.mutates.items()):
-                self.mutate(roots.get(param), flags & LOW | inputs & _both((flags >> SHIFT) & LOW))
+                if param in given:
+                    self.write_into(given[param], flags & LOW | inputs & _both((flags >> SHIFT) & LOW))
 
     def call_events(self, node, dotted, last, method, receiver, positional, keywords, arguments, callees) -> None:
         names = names_in(node)
         if method == "backward" or dotted.endswith(("autograd.grad", "autograd.backward")):
             flags = receiver | (positional[0] if positional else 0) if method == "backward" else positional[0] if positional else 0
             self.event("BW", node, flags, names=names)
-        if method == "step" and not re.search(r"sched|lr|warmup|ema|swa", (_root(node.func.value) or "").lower()):
+        if method == "step" and _eff(receiver) & OPTZ:
             self.event("STEP", node, what=_root(node.func.value) or "")
-        if (_OPTIMIZER.match(last) or dotted.startswith("torch.optim.")) and "lr_scheduler" not in dotted:
+        if self.is_optimizer(dotted, last, callees):
             self.event("OPT", node, names=names, targets=self.targets, what=_root(node.args[0]) if node.args else "")
         if method == "requires_grad_" and _root(node.func.value) and _root(node.func.value) not in self.loop_targets:
             self.f.trainable.add(_root(node.func.value))
             self.event("PARAM", node, what=_root(node.func.value))
         if callees:
             self.event("CALL", node, arguments, callees=tuple(c for c, _ in callees), names=names,
-                       targets=self.targets, what=last)
-        if _CALIB.search(last.lower()) and _eff(arguments | receiver) & (VAL | CAL):
-            self.event("CALIB", node, arguments | receiver, what=last)
+                       targets=self.targets, what=base_name(node.func))
+            if any(id(c) in self.p.hooking for c, _ in callees) and _eff(arguments | receiver) & (VAL | CAL):
+                self.event("CALIB", node, arguments | receiver, what=base_name(node.func))
         if method in {"register_forward_hook", "register_forward_pre_hook"}:
             self.event("HOOK", node)
-        if _eff(arguments | receiver) & VAL and not _LOGGING.match(last):
+        if last in _SELECTIONS and _eff(arguments) & LOSS:
+            self.event("SELECT", node, arguments)
+        logging = _is_logging(node, last)
+        if _eff(arguments | receiver) & VAL and not logging:
             self.event("VALUSE", node, arguments | receiver, what=last, callees=tuple(c for c, _ in callees))
-        if _eff(arguments | receiver) & TRAIN and not _LOGGING.match(last):
+        if _eff(arguments | receiver) & TRAIN and not logging:
             self.event("TREAD", node, (arguments | receiver) & _both(TRAIN), what=last)
         self.network_event(node, dotted)
         self.artifact_events(node, dotted, last, method, positional, keywords)
         self.container_events(node, dotted, method, receiver, positional, arguments)
-        self.lookup_events(node, dotted, method, positional)
+        self.lookup_events(node, dotted, method, receiver, positional)
 
     def network_event(self, node: ast.Call, dotted: str) -> None:
         if dotted.startswith(_NETWORK_PREFIXES):
@@ -775,33 +1066,81 @@ class _Walker:
     def container_events(self, node, dotted, method, receiver, positional, arguments) -> None:
         if method in _MUTATORS:
             root = _root(node.func.value)
-            self.mutate(root, (arguments & _both(VAL | TRAIN | CAL))
-                        | (HOLD if method == "register_buffer" and _eff(arguments) & VAL else 0))
+            counting = method in _ACCUMULATING_METHODS or (method in _ACCUMULATE_KEYWORD and _accumulates(node))
+            written = arguments & _both(DATA | LOSS | BYTES | HKEY | TGT) | (CNT if counting else 0)
+            if method == "register_buffer":
+                self.mutate(root, written | (HOLD if _eff(arguments) & VAL else 0))
+            else:
+                self.write_into(node.func.value, written)
             name = base_name(node.func.value)
-            if _eff(arguments) & VAL and method in {"append", "extend", "add_"} and is_score(name):
+            if method in {"append", "extend", "add_"} and self.scores(arguments) and self.sink(root):
                 self.event("ACC", node, arguments, what=name)
-            elif _eff(arguments) & VAL and _is_cache(name) and not self.local_to_loop(root):
+            elif counting and _eff(arguments) & VAL and not self.local_to_loop(root):
                 self.event("UPD", node, arguments, what=name)
         if dotted.endswith("add.at") and node.args:
             root = _root(node.args[0])
-            self.mutate(root, arguments & _both(VAL))
-            if _eff(arguments) & VAL and _is_cache(base_name(node.args[0])) and not self.local_to_loop(root):
+            self.write_into(node.args[0], arguments & _both(VAL) | CNT)
+            if _eff(arguments) & VAL and not self.local_to_loop(root):
                 self.event("UPD", node, arguments, what=base_name(node.args[0]))
 
-    def lookup_events(self, node, dotted, method, positional) -> None:
-        if method in {"gather", "index_select", "take_along_dim", "get", "take"} and positional and not dotted.startswith(("torch.", "numpy.")):
-            base, index = base_name(node.func.value), positional[-1]
-        elif dotted in {"torch.gather", "torch.take", "numpy.take", "torch.take_along_dim", "torch.index_select"} and len(positional) > 1:
-            base, index = base_name(node.args[0]), positional[-1]
+    def lookup_events(self, node, dotted, method, receiver, positional) -> None:
+        if method in _LOOKUPS and positional and not dotted.startswith(("torch.", "numpy.")):
+            key = node.args[-1] if method != "get" else node.args[0]
+            index = self.tuple_key(key) if isinstance(key, ast.Tuple) else positional[-1 if method != "get" else 0]
+            base, what = receiver, base_name(node.func.value)
+        elif dotted.rsplit(".", 1)[-1] in _LOOKUPS and dotted.startswith(("torch.", "numpy.")) and len(positional) > 1:
+            base, index, what = positional[0], positional[-1], base_name(node.args[0])
         else:
             return
-        if _target_keyed(_eff(index), base):
-            self.event("LEAK", node, index, what=f"{base}.{method or dotted.rsplit('.', 1)[-1]}")
+        if self.counting is None and _eff(base) & CNT and _eff(index) & TGT:
+            self.event("LEAK", node, index, what=f"{what}.{method or dotted.rsplit('.', 1)[-1]}")
 
 
-def _target_keyed(index_flags: int, base: str) -> bool:
-    """A read whose index mixes in the predicted token, from a table that is not a distribution."""
-    return bool(index_flags & TGT) and not _is_dist(base) and bool(index_flags & HKEY or _is_cache(base))
+def _token(flags: int) -> bool:
+    """A stream token id (or a slice of them): read from the data, not yet a loss, count or hash."""
+    effective = _eff(flags)
+    return bool(effective & STREAM) and not effective & (NOT_TOKEN | HKEY)
+
+
+def _pairwise(targets: list[ast.expr], value: ast.expr) -> bool:
+    return (len(targets) == 1 and isinstance(targets[0], (ast.Tuple, ast.List)) and isinstance(value, (ast.Tuple, ast.List))
+            and len(targets[0].elts) == len(value.elts) and not any(isinstance(e, ast.Starred) for e in targets[0].elts))
+
+
+def _next_slice(index: ast.expr) -> bool:
+    """`[1:]`, `[:, 1:]`, `[..., 1:]`, `[s + 1:e + 1]`: the slice one position ahead of its inputs."""
+    last = index.elts[-1] if isinstance(index, ast.Tuple) and index.elts else index
+    return isinstance(last, ast.Slice) and last.step is None and _plus_one(last.lower) and (
+        last.upper is None or _plus_one(last.upper))
+
+
+def _plus_one(node: ast.expr | None) -> bool:
+    if isinstance(node, ast.Constant):
+        return node.value == 1
+    return (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add)
+            and any(isinstance(o, ast.Constant) and o.value == 1 for o in (node.left, node.right)))
+
+
+def _counts_into(target: ast.expr, value: ast.expr) -> bool:
+    """`t[k] = t[k] + 1`, `d[k] = d.get(k, 0) + 1`: a count update written as an assignment."""
+    if not isinstance(target, ast.Subscript) or not isinstance(value, ast.BinOp) or not isinstance(value.op, ast.Add):
+        return False
+    root = _root(target)
+    return any(_root(operand) == root and isinstance(operand, (ast.Subscript, ast.Call))
+               for operand in (value.left, value.right))
+
+
+def _accumulates(node: ast.Call) -> bool:
+    return any(k.arg == "accumulate" and isinstance(k.value, ast.Constant) and k.value.value is True
+               for k in node.keywords)
+
+
+def _is_logging(node: ast.Call, last: str) -> bool:
+    """print(...), or a call whose first argument is a message: an f-string or a string constant."""
+    if last in {"print", "write", "info", "debug", "warning", "error", "join", "add_scalar", "format"}:
+        return True
+    first = node.args[0] if node.args else None
+    return isinstance(first, ast.JoinedStr) or (isinstance(first, ast.Constant) and isinstance(first.value, str))
 
 
 def _union(values) -> int:
@@ -856,204 +1195,6 @@ def _module_constants(tree: ast.Module, nodes: list[ast.AST]) -> dict[str, objec
             and isinstance(s.value, ast.Constant) and bound[s.targets[0].id] == 1}
 
 
-# --- knobs: what is switched off by default ------------------------------------------------------
-
-
-class _Unknown(Exception):
-    pass
-
-
-class Knobs:
-    """Settings read from the environment (or argparse defaults), to tell dead code from live code."""
-
-    def __init__(self, nodes: list[ast.AST], aliases: dict[str, str], constants: dict[str, object]):
-        self.aliases, self.constants = aliases, constants
-        self.exprs: dict[str, list[ast.expr]] = defaultdict(list)
-        self._envs: dict[str, set[str]] = {}
-        pending: list[tuple[str, ast.expr]] = []
-        self._env_lines = {n.lineno for n in nodes if isinstance(n, ast.Call) and self._reads_env_call(n)}
-        for node in nodes:
-            if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
-                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                if len(targets) == 1 and isinstance(targets[0], (ast.Name, ast.Attribute)):
-                    key = targets[0].id if isinstance(targets[0], ast.Name) else targets[0].attr
-                    if self._reads_env(node.value):
-                        self.exprs[key].append(node.value)
-                    else:
-                        pending.append((key, node.value))
-            elif isinstance(node, ast.Call) and base_name(node.func) == "add_argument":
-                self._argparse(node)
-        for key, value in pending:  # settings derived from other settings
-            names = _identifiers(value) | _getattr_names(value)
-            if names & set(self.exprs) and key not in self.exprs:
-                self.exprs[key].append(value)
-
-    def _reads_env(self, node: ast.expr) -> bool:
-        if not any(line in self._env_lines for line in range(node.lineno, (node.end_lineno or node.lineno) + 1)):
-            return False  # most assignments: no environment read on their lines, no walk needed
-        return any(isinstance(n, ast.Call) and self._reads_env_call(n) for n in ast.walk(node))
-
-    def _reads_env_call(self, node: ast.Call) -> bool:
-        return self._dotted(node.func) in {"os.environ.get", "os.getenv"}
-
-    def _argparse(self, node: ast.Call) -> None:
-        flags = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
-        long = [f for f in flags if f.startswith("--")]
-        if not long:
-            return
-        key = long[0][2:].replace("-", "_")
-        keywords = {k.arg: k.value for k in node.keywords}
-        if "default" in keywords:
-            self.exprs[key].append(keywords["default"])
-        elif isinstance(keywords.get("action"), ast.Constant) and keywords["action"].value == "store_true":
-            self.exprs[key].append(ast.Constant(False))
-
-    def _dotted(self, node: ast.expr) -> str:
-        path = _path(node) or ""
-        head, _, rest = path.partition(".")
-        head = self.aliases.get(head, head)
-        return f"{head}.{rest}" if rest else head
-
-    def envs(self, key: str) -> set[str]:
-        if key not in self._envs:
-            self._envs[key] = self._env_names(key)
-        return self._envs[key]
-
-    def _env_names(self, key: str) -> set[str]:
-        found = set()
-        for value in self.exprs.get(key, []):
-            for n in ast.walk(value):
-                if isinstance(n, ast.Call) and self._dotted(n.func) in {"os.environ.get", "os.getenv"} and n.args:
-                    if isinstance(n.args[0], ast.Constant):
-                        found.add(str(n.args[0].value))
-        return found
-
-    def value(self, node: ast.expr, on: frozenset[str], depth: int = 0):
-        """The value `node` has when no knob in `on` is set; _Unknown where it cannot be known."""
-        if depth > 20:
-            raise _Unknown
-        v = lambda n: self.value(n, on, depth + 1)  # noqa: E731
-        if isinstance(node, ast.Constant):
-            return node.value
-        if isinstance(node, (ast.Name, ast.Attribute)):
-            key = node.id if isinstance(node, ast.Name) else node.attr
-            if isinstance(node, ast.Name) and key not in self.exprs and key in self.constants:
-                return self.constants[key]
-            if key.lower() in on or key not in self.exprs:
-                raise _Unknown
-            values = {repr(v(e)) for e in self.exprs[key]}
-            if len(values) != 1:
-                raise _Unknown
-            return v(self.exprs[key][0])
-        if isinstance(node, ast.Call):
-            return self._call_value(node, on, v)
-        if isinstance(node, ast.Compare):
-            left = v(node.left)
-            for op, right_node in zip(node.ops, node.comparators):
-                right = v(right_node)
-                if not _compare(op, left, right):
-                    return False
-                left = right
-            return True
-        if isinstance(node, ast.BoolOp):
-            unknown = False
-            for operand in node.values:
-                try:
-                    value = v(operand)
-                except _Unknown:
-                    unknown = True
-                    continue
-                if bool(value) == isinstance(node.op, ast.Or):
-                    return value
-            if unknown:
-                raise _Unknown
-            return value
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.Not, ast.USub)):
-            operand = v(node.operand)
-            return not operand if isinstance(node.op, ast.Not) else -operand
-        if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub, ast.Mult, ast.FloorDiv)):
-            left, right = v(node.left), v(node.right)
-            try:
-                return {ast.Add: lambda: left + right, ast.Sub: lambda: left - right, ast.Mult: lambda: left * right,
-                        ast.FloorDiv: lambda: left // right}[type(node.op)]()
-            except Exception:
-                raise _Unknown from None
-        if isinstance(node, ast.IfExp):
-            return v(node.body) if v(node.test) else v(node.orelse)
-        if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
-            return tuple(v(e) for e in node.elts)
-        raise _Unknown
-
-    def _call_value(self, node: ast.Call, on: frozenset[str], v):
-        dotted = self._dotted(node.func)
-        if dotted in {"os.environ.get", "os.getenv"} and node.args and isinstance(node.args[0], ast.Constant):
-            if str(node.args[0].value).lower() in on:
-                raise _Unknown
-            return v(node.args[1]) if len(node.args) > 1 else None
-        if dotted == "getattr" and len(node.args) > 1 and isinstance(node.args[1], ast.Constant):
-            key = str(node.args[1].value)
-            return v(node.args[2]) if key not in self.exprs and len(node.args) > 2 else v(ast.Name(key))
-        if dotted in {"int", "float", "bool", "str"} and len(node.args) == 1:
-            try:
-                return {"int": int, "float": float, "bool": bool, "str": str}[dotted](v(node.args[0]))
-            except (TypeError, ValueError):
-                raise _Unknown from None
-        if isinstance(node.func, ast.Attribute) and node.func.attr in {"lower", "upper", "strip"}:
-            base = v(node.func.value)
-            if isinstance(base, str):
-                return getattr(base, node.func.attr)()
-        raise _Unknown
-
-    def off(self, guard: tuple, on: frozenset[str]) -> bool:
-        """True when the guarded code cannot run with the default settings."""
-        node, positive, kind = guard
-        try:
-            if isinstance(node, (ast.For, ast.AsyncFor)):
-                iterator = node.iter
-                if isinstance(iterator, ast.Call) and base_name(iterator.func) == "range" and iterator.args:
-                    bounds = [self.value(a, on) for a in iterator.args]
-                    return len(range(*[int(b) for b in bounds])) == 0
-                return False
-            return bool(self.value(node, on)) != positive
-        except (_Unknown, TypeError, ValueError, OverflowError):
-            return False
-
-    def keys_in(self, node: ast.AST) -> set[str]:
-        names = set()
-        for n in ast.walk(node):
-            key = n.id if isinstance(n, ast.Name) else n.attr if isinstance(n, ast.Attribute) else None
-            if key in self.exprs:
-                names |= self.envs(key) or {key}
-            if isinstance(n, ast.Call) and self._dotted(n.func) in {"os.environ.get", "os.getenv"} and n.args:
-                if isinstance(n.args[0], ast.Constant):
-                    names.add(str(n.args[0].value))
-        return names
-
-
-@lru_cache(maxsize=1 << 16)
-def _identifiers(node: ast.AST) -> frozenset[str]:
-    return frozenset(n.id if isinstance(n, ast.Name) else n.attr for n in ast.walk(node)
-                     if isinstance(n, (ast.Name, ast.Attribute)))
-
-
-def _getattr_names(node: ast.AST) -> set[str]:
-    """`getattr(args, "slot_enabled", False)` reads the setting slot_enabled."""
-    return {str(n.args[1].value) for n in ast.walk(node) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
-            and n.func.id == "getattr" and len(n.args) > 1 and isinstance(n.args[1], ast.Constant)}
-
-
-def _compare(op: ast.cmpop, left, right) -> bool:
-    try:
-        return {
-            ast.Eq: lambda: left == right, ast.NotEq: lambda: left != right, ast.Gt: lambda: left > right,
-            ast.GtE: lambda: left >= right, ast.Lt: lambda: left < right, ast.LtE: lambda: left <= right,
-            ast.In: lambda: left in right, ast.NotIn: lambda: left not in right,
-            ast.Is: lambda: left is right, ast.IsNot: lambda: left is not right,
-        }[type(op)]()
-    except (TypeError, KeyError):
-        raise _Unknown from None
-
-
 # --- the analysis rules read ---------------------------------------------------------------------
 
 
@@ -1067,76 +1208,122 @@ class Hit:
 
 
 class Analysis:
-    """The program model plus what the logs say ran, and the shared views the rules use."""
+    """The program model plus what the folder says ran, and the shared views the rules use."""
 
-    def __init__(self, source: DecodedSource, logs: dict[str, str], policy: str, source_name: str):
-        self.source, self.policy, self.source_name = source, policy, source_name
-        self.program = Program(source.tree)
-        self.knobs = Knobs(self.program.nodes, self.program.aliases, self.program.constants)
+    def __init__(self, sources: list[tuple[str, DecodedSource]], logs: dict[str, str], policy: str,
+                 configs: list[RunConfig] | None = None):
+        self.source_name, self.source = sources[0]
+        self.policy = policy
+        self.program = Program([(name, source.tree) for name, source in sources], configs)
+        self.knobs = Knobs(self.program.nodes, self.program.aliases, self.program.constants, configs)
         self.log_body = "\n".join(_log_body(text) for text in (logs or {}).values())
         self.on = self._knobs_on()
-        self.live_default = self._live(open_all=False)
-        self.live_open = self._live(open_all=True)
         self.events = [e for f in self.program.functions for e in f.events]
+        self.live_default = self._live(lambda guards: not self.any_off(guards))
+        self.live_run = self._live(lambda guards: not any(self.knobs.off_in_runs(g, self.on) for g in guards))
+        self.live_open = self._live(lambda guards: True)
         self._classified: dict[int, tuple[str, tuple]] = {}
-        self.has_score = self._closure(lambda f: any(e.kind == "ACC" and e.flags & VAL for e in f.events))
-        self.has_train = self._closure(lambda f: any(self.is_ttt(e) for e in f.events))
-        self.has_update = self._closure(lambda f: any(e.kind == "UPD" and e.flags & VAL for e in f.events))
-        self.has_selection = self._closure(lambda f: _selects_by_score(f))
-        self.has_serial = self._closure(lambda f: any(e.kind == "SERIAL" for e in f.events))
-        self.has_train_read = self._closure(lambda f: any(e.kind == "TREAD" and e.own & TRAIN for e in f.events))
+        self._ran: dict[tuple, print_sites.Template | None] = {}
+        self._skeletons = _skeleton_counts(self.program)
+        closure = self.program._closure
+        self.has_serial = closure(lambda f: any(e.kind == "SERIAL" for e in f.events))
+        self.reported_calls = self._reported_calls()
+        self.return_scores = {id(f) for f in self.program.functions if f.owner not in self.program.module_classes
+                              and _eff(f.returns) & (VAL | LOSS) == VAL | LOSS}
+        self.has_score = closure(lambda f: any(self.is_score(e) or self._returns_score(e) for e in f.events))
+        self.has_train = closure(lambda f: any(self.is_ttt(e) for e in f.events))
+        self.has_update = closure(lambda f: any(e.kind == "UPD" and e.flags & VAL for e in f.events))
+        self.has_selection = closure(lambda f: any(e.kind == "SELECT" for e in f.events))
+        self.has_train_read = closure(lambda f: any(e.kind == "TREAD" and e.own & TRAIN for e in f.events))
 
     def _knobs_on(self) -> frozenset[str]:
-        """Knobs the logs print with a truthy value; settings tokens are then cut from the text that
-        progress-line markers are searched in, so `prequant_ttt:0` is not taken for a TTT line."""
+        """Knobs the logs print with a truthy value (`ttt_enabled: True`, `SLOT_ENABLED=1`)."""
         names = {name.lower(): key for key in self.knobs.exprs for name in {key, *self.knobs.envs(key)}}
         on: set[str] = set()
-
-        def cut_setting(match: re.Match) -> str:
+        for match in _SETTING.finditer(self.log_body):
             key = names.get(match.group(1).lower())
-            if key is None:
-                return match.group(0)
-            if match.group(2).lower() not in _FALSY:
+            if key is not None and match.group(2).lower() not in _FALSY:
                 on.update({key.lower(), *(env.lower() for env in self.knobs.envs(key))})
-            return " "
-
-        self.progress_text = _SETTING.sub(cut_setting, self.log_body)
         return frozenset(on)
 
-    def _live(self, open_all: bool) -> set[int]:
-        live, changed = {id(self.program.module)}, True
+    def _live(self, open_guards: Callable[[tuple], bool]) -> set[int]:
+        live, changed = {id(m) for m in self.program.modules}, True
         while changed:
             changed = False
             for function in self.program.functions:
                 if id(function) in live:
                     continue
-                if any(id(source) in live and (open_all or not self.any_off(guards)) for source, guards in function.refs):
+                if any(id(source) in live and open_guards(guards) for source, guards in function.refs):
                     live.add(id(function))
                     changed = True
         return live
 
-    def _closure(self, direct: Callable[[Function], bool]) -> set[int]:
-        found = {id(f) for f in self.program.functions if direct(f)}
-        changed = True
-        while changed:
-            changed = False
-            for f in self.program.functions:
-                if id(f) not in found and any(e.kind == "CALL" and any(id(c) in found for c in e.callees) for e in f.events):
-                    found.add(id(f))
-                    changed = True
-        return found
-
     def any_off(self, guards: tuple) -> bool:
         return any(self.knobs.off(guard, self.on) for guard in guards)
 
-    # Liveness of one event.
+    # Whether one event's code ran.
 
-    def state(self, event: Event, markers: str | None) -> str:
+    def state(self, event: Event) -> str:
+        """live (on by default), run (on in a documented run config), ran (a log shows its lines),
+        gated (off, and silent in every log) or unreachable (never called from the entry point)."""
         if id(event.func) in self.live_default and not self.any_off(event.guards):
             return "live"
+        if id(event.func) in self.live_run and not any(self.knobs.off_in_runs(g, self.on) for g in event.guards):
+            return "run"
         if id(event.func) in self.live_open:
-            return "ran" if markers and re.search(markers, self.progress_text, re.I) else "gated"
+            return "ran" if self.ran(event) else "gated"
         return "unreachable"
+
+    def ran(self, event: Event) -> print_sites.Template | None:
+        """A log line that only the gated code around `event` prints, if some log holds one."""
+        key = (id(event.func), tuple(id(g[0]) for g in event.guards))
+        if key not in self._ran:
+            candidates = [t for t in self._gated_templates(event) if self._skeletons[t.skeleton] == 1]
+            self._ran[key] = print_sites.found_in(candidates, self.log_body) if self.log_body else None
+        return self._ran[key]
+
+    def _gated_templates(self, event: Event) -> list[print_sites.Template]:
+        functions: dict[int, Function] = {}
+        spans = [span for guard in event.guards if self.knobs.off(guard, self.on)
+                 for span in [_guard_span(event.func, guard)] if span]
+        nodes = [n for n in event.func.nodes if any(a <= getattr(n, "lineno", 0) <= b for a, b in spans)]
+        for call in (e for e in event.func.events if e.kind == "CALL" and any(a <= e.line <= b for a, b in spans)):
+            for callee in call.callees:
+                functions[id(callee)] = callee
+        if id(event.func) not in self.live_default:
+            functions[id(event.func)] = event.func
+            for caller, guards in event.func.refs:
+                for guard in guards:
+                    span = _guard_span(caller, guard) if self.knobs.off(guard, self.on) else None
+                    if span:
+                        nodes += [n for n in caller.nodes if span[0] <= getattr(n, "lineno", 0) <= span[1]]
+        for function in self._callees_of(list(functions.values()), depth=3):
+            nodes += function.nodes
+        return print_sites.templates(nodes)
+
+    def _callees_of(self, functions: list[Function], depth: int) -> list[Function]:
+        found = {id(f): f for f in functions}
+        frontier = list(functions)
+        for _ in range(depth):
+            frontier = [c for f in frontier for e in f.events if e.kind == "CALL" for c in e.callees
+                        if id(c) not in found and id(c) not in self.live_default]
+            found.update((id(f), f) for f in frontier)
+        return list(found.values())
+
+    def why_live(self, event: Event, state: str) -> str:
+        if state == "run":
+            reasons = {self.knobs.switched_on_by(g, self.on) for g in self._off_guards(event)} - {""}
+            return f" (gated off by default, but {sorted(reasons)[0]})" if reasons else " (gated off by default, but a run command switches it on)"
+        if state == "ran":
+            template = self.ran(event)
+            return f" (gated off by default, but a log shows its line `{template.skeleton[:60]}`)" if template else ""
+        return ""
+
+    def _off_guards(self, event: Event) -> list[tuple]:
+        guards = [g for g in event.guards if self.knobs.off(g, self.on)]
+        if id(event.func) not in self.live_default:
+            guards += [g for _, gs in event.func.refs for g in gs if self.knobs.off(g, self.on)]
+        return guards
 
     def gates(self, event: Event) -> list[str]:
         names: set[str] = set()
@@ -1183,15 +1370,21 @@ class Analysis:
         return Event(kind, node.lineno, node.col_offset, function, tuple(loops), tuple(guards), what=what)
 
     def where(self, *events) -> tuple[str, ...]:
-        lines = sorted({e.line for e in events if e is not None and e.line})
-        return tuple(f"{self.source_name}:{line}" for line in lines[:12])
+        places = sorted({(e.func.source or self.source_name, e.line) for e in events if e is not None and e.line},
+                        key=lambda place: (place[0] != self.source_name, place))
+        return tuple(f"{source}:{line}" for source, line in places[:12])
 
     def kind(self, kind: str, flag: int = 0) -> list[Event]:
         return [e for e in self.events if e.kind == kind and (not flag or e.flags & flag)]
 
     def in_training_loop(self, event: Event) -> Event | None:
+        """A loop that reads training data; or the run's training loop, whatever files it reads: one
+        that draws batches from a loader object, before the function writes the artifact."""
+        writes = [e.line for e in event.func.events if e.kind == "SERIAL"
+                  or (e.kind == "CALL" and any(id(c) in self.has_serial for c in e.callees))]
         for read in event.func.events:
-            if read.kind == "TREAD" and set(map(id, read.loops)) & set(map(id, event.loops)):
+            if (read.kind == "TREAD" or (read.kind == "LOAD" and any(line > event.line for line in writes))) and (
+                    set(map(id, read.loops)) & set(map(id, event.loops))):
                 return read
         return None
 
@@ -1223,8 +1416,39 @@ class Analysis:
         end = event.loops[0].end_lineno if event.loops else event.line
         return all(_throwaway(event.func.node, name, end) for name in optimized)
 
+    def _reported_calls(self) -> set[int]:
+        """CALL events whose result reaches a printed val_loss/val_bpb line, in their function or,
+        through returns, in a caller's."""
+        reporting: set[int] = set()   # functions whose return value is reported
+        found: set[int] = set()
+        changed = True
+        while changed:
+            changed = False
+            for function in self.program.functions:
+                for event in (e for e in function.events if e.kind == "CALL" and id(e) not in found):
+                    targets = set(event.targets)
+                    returned = targets & function.returned or ("return", id(event.node)) in function.out_calls
+                    if (targets & function.reported or ("report", id(event.node)) in function.out_calls
+                            or (returned and id(function) in reporting)):
+                        found.add(id(event))
+                        reporting |= {id(c) for c in event.callees}
+                        changed = True
+        return found
+
+    def _returns_score(self, event: Event) -> bool:
+        """A call whose result is reported, to a function that returns a loss on validation tokens."""
+        return (event.kind == "CALL" and id(event) in self.reported_calls
+                and any(id(c) in self.return_scores for c in event.callees))
+
+    def is_score(self, event: Event) -> bool:
+        """A loss on validation tokens accumulated for the reported score: not inside a module's own
+        methods (a forward that adds an auxiliary loss computes a loss, it does not score), and not
+        under a guard that is off by default and in every run."""
+        return (event.kind == "ACC" and bool(event.flags & VAL) and event.func.owner not in self.program.module_classes
+                and not any(self.knobs.off_in_runs(g, self.on) for g in event.guards))
+
     def scores_in(self, function: Function) -> list[Event]:
-        return [e for e in function.events if (e.kind == "ACC" and e.flags & VAL)
+        return [e for e in function.events if self.is_score(e) or self._returns_score(e)
                 or (e.kind == "CALL" and any(id(c) in self.has_score for c in e.callees))]
 
     def callers(self, function: Function) -> list[Event]:
@@ -1246,7 +1470,8 @@ class Analysis:
         if shared:
             for score in shared:
                 loop_vars = set().union(*(_loop_vars(loop) for loop in common_loops(score, event)))
-                if any(kind == "if" and names_in(test) & loop_vars for test, _, kind in score.guards):
+                if any(kind == "if" and score.func.reaching(names_in(test), score.func.conditions) & loop_vars
+                       for test, _, kind in score.guards):
                     return "E3", (score, event)
             first = [s for s in shared if (s.line, s.col) < (event.line, event.col)]
             return ("E1", (first[0], event)) if first else ("E3-after", (shared[0], event))
@@ -1313,20 +1538,28 @@ def own_nodes(function: Function) -> list[ast.AST]:
     return function.nodes
 
 
-def _selects_by_score(function: Function) -> bool:
-    """Keeps whatever scores best: `if loss < best_loss:`, `argmin(losses)`: a fit, not a plain evaluation."""
-    for node in own_nodes(function):
-        if isinstance(node, (ast.If, ast.IfExp)) and isinstance(node.test, ast.Compare) and isinstance(
-                node.test.ops[0], (ast.Lt, ast.LtE, ast.Gt, ast.GtE)):
-            if any(is_score(name) or "best" in name for name in names_in(node.test)):
-                return True
-        if isinstance(node, ast.Call) and base_name(node.func) in {"argmin", "argmax", "minimize", "minimize_scalar"}:
-            return True
-    return False
-
-
 def _holds(body, node: ast.AST) -> bool:
     return isinstance(body, list) and any(s.lineno <= node.lineno <= (s.end_lineno or s.lineno) for s in body)
+
+
+def _guard_span(function: Function, guard: tuple) -> tuple[int, int] | None:
+    """The lines a guard decides: its `if` (or loop) statement, or the rest of the function after an early exit."""
+    test, _, kind = guard
+    statement = next((n for n in function.nodes if isinstance(n, (ast.If, ast.While, ast.For, ast.AsyncFor))
+                      and (n.test if not isinstance(n, (ast.For, ast.AsyncFor)) else n) is test), None)
+    if statement is None:
+        return None
+    if kind == "exit":
+        return statement.lineno, getattr(function.node, "end_lineno", None) or statement.end_lineno
+    return statement.lineno, statement.end_lineno or statement.lineno
+
+
+def _skeleton_counts(program: Program) -> dict[str, int]:
+    """How many print sites of the script produce each skeleton: a shared one proves no path."""
+    counts: dict[str, int] = defaultdict(int)
+    for template in print_sites.templates(program.nodes):
+        counts[template.skeleton] += 1
+    return counts
 
 
 def _throwaway(function: ast.AST, name: str, end: int) -> bool:
@@ -1362,26 +1595,25 @@ def _log_body(text: str) -> str:
     return text[match.end():] if match else (text or "")
 
 
-def verdict(a: Analysis, rule_id: str, hits: list[Hit], clean: str, markers: str | None = None) -> Finding:
-    """Fold a rule's hits into its one Finding: live hits decide, dead ones are INFO."""
+def verdict(a: Analysis, rule_id: str, hits: list[Hit], clean: str) -> Finding:
+    """Fold a rule's hits into its one Finding: hits on code that ran decide, dead ones are INFO."""
     rank = {FAIL: 3, WARN: 2, PASS: 1, INFO: 0}
     live, dead = [], []
     for hit in hits:
-        state = a.state(hit.events[0], markers)
-        (live if state in ("live", "ran") else dead).append((hit, state))
+        state = a.state(hit.events[0])
+        (live if state in ("live", "run", "ran") else dead).append((hit, state))
     if live:
         worst = max(rank[h.status] for h, _ in live)
         chosen = [(h, s) for h, s in live if rank[h.status] == worst]
         hit, state = chosen[0]
         extra = f"; {len(chosen) - 1} more place(s)" if len(chosen) > 1 else ""
-        ran = " (gated off by default, but the log shows it ran)" if state == "ran" else ""
-        return Finding(rule_id, hit.status, f"{hit.message}{ran}{extra}{a.note}",
+        return Finding(rule_id, hit.status, f"{hit.message}{a.why_live(hit.events[0], state)}{extra}{a.note}",
                        a.where(*(e for h, _ in chosen for e in h.events)))
     if dead:
         hit, state = dead[0]
         gates = a.gates(hit.events[0])
-        why = (f"gated off by {', '.join(gates)} (default off) and no log shows it ran" if state == "gated" and gates
-               else "gated off by default and no log shows it ran" if state == "gated"
+        why = (f"gated off by {', '.join(gates)} (default off, off in every run command) and no log shows it ran"
+               if state == "gated" and gates else "gated off by default and no log shows it ran" if state == "gated"
                else "never called from the script's entry point")
         return Finding(rule_id, INFO, f"dead code, not judged: {hit.message}; {why}{a.note}",
                        a.where(*(e for h, _ in dead for e in h.events)))
@@ -1404,24 +1636,32 @@ class Unanalysable:
 
 
 def analyse(context) -> Analysis | Unanalysable:
-    """The analysis of a record folder's script (golf.facts.Context), or why there is none."""
-    script = context.record.script
+    """The analysis of a record folder's script (golf.facts.Context) and its helper modules, or why there is none."""
+    from golf.helper_modules import helper_modules
+    from golf.run_settings import run_configs
+
+    record = context.record
+    script = record.script
     if script.decoded is None or script.decoded.tree is None:
         return Unanalysable(INFO, "not checked: no script that parses")
-    logs = {log.name: log.text for log in context.record.logs}
-    return analyse_source(script.decoded, logs, context.policy, script.name)
+    logs = {log.name: log.text for log in record.logs}
+    helpers = helper_modules(script.decoded, record.files.root, record.files.files, record.files.script)
+    configs = run_configs(record.files.root, record.files.files)
+    return analyse_source(script.decoded, logs, context.policy, script.name, helpers, configs)
 
 
 def analyse_source(source: DecodedSource, logs: dict[str, str] | None = None, policy: str = "strict",
-                   source_name: str = "train_gpt.py") -> Analysis | Unanalysable:
-    """The analysis of one decoded script judged with what its logs show ran."""
+                   source_name: str = "train_gpt.py", helpers: list[tuple[str, DecodedSource]] | None = None,
+                   configs: list[RunConfig] | None = None) -> Analysis | Unanalysable:
+    """The analysis of one decoded script (and the helper modules it imports), judged with what its
+    logs show ran and what its folder's run commands set."""
     if policy not in POLICIES:
         raise InputError(f"unknown compliance policy {policy!r}: use one of {', '.join(POLICIES)}")
     if source.tree is None:
         return Unanalysable(WARN, f"cannot analyse {source_name}: it does not parse ({source.syntax_error})",
                             (source_name,))
     try:
-        return Analysis(source, logs or {}, policy, source_name)
+        return Analysis([(source_name, source), *(helpers or [])], logs or {}, policy, configs)
     except RecursionError:
         return Unanalysable(WARN, f"cannot analyse {source_name}: expressions nested too deeply for the "
                                   "checker; review by hand", (source_name,))

@@ -51,7 +51,7 @@ POLICIES = ("competition", "strict")
 DEFAULT_TIMEOUT_S = 60.0
 
 STRICT_TTT_ID = "ttt"
-MENTIONS_TTT = re.compile(r"(?<![a-z])ttt(?![a-z])|test[- ]time training", re.IGNORECASE)
+MENTIONS_TTT = re.compile(r"(?<!no )(?<!without )(?<![a-z])ttt(?![a-z])|(?<!no )test[- ]time training", re.IGNORECASE)
 ID_LISTS = ("must_fail", "may_fail", "must_fail_any")
 CITED_LINES = re.compile(r"\blines? (\d+(?:\s*-\s*\d+)?(?:(?:,\s*|\s+and\s+)\d+(?:\s*-\s*\d+)?)*)")
 LINE_OR_RANGE = re.compile(r"(\d+)(?:\s*-\s*(\d+))?")

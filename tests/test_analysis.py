@@ -9,6 +9,7 @@ import pytest
 
 from golf.analysis import TRAIN, VAL, Analysis, Unanalysable, analyse, analyse_source, exclusive, own_nodes
 from golf.findings import INFO, WARN, InputError
+from golf.run_settings import shell_configs
 from golf.source import decode_source
 
 
@@ -22,7 +23,7 @@ def events(analysis: Analysis, kind: str) -> list:
     return [event for event in analysis.events if event.kind == kind]
 
 
-def test_validation_taint_flows_through_a_call_into_the_callee_backward():
+def test_validation_data_flows_through_a_call_into_the_callee_backward():
     a = analysed("""
         def adapt(model, tokens):
             loss = model(tokens)
@@ -49,14 +50,33 @@ def test_training_shards_are_tainted_train_not_val():
 
 def test_score_accumulation_is_an_event_inside_its_loop():
     a = analysed("""
-        def eval_val(model, val_tokens):
+        import torch.nn.functional as F
+
+        def eval_val(model, tokens):
             loss_sum = 0.0
-            for i in range(0, len(val_tokens), 1024):
-                loss_sum += model(val_tokens[i:i + 1024])
+            for i in range(0, len(tokens), 1024):
+                loss_sum += F.cross_entropy(model(tokens[i:i + 1024]), tokens[i + 1:i + 1025])
             return loss_sum
+
+        eval_val(model, load("fineweb_val_000000.bin"))
     """)
     [score] = events(a, "ACC")
     assert score.what == "loss_sum" and len(score.loops) == 1
+
+
+def test_a_loss_that_reaches_no_return_or_report_is_no_score():
+    a = analysed("""
+        import torch.nn.functional as F
+
+        def probe(model, tokens):
+            running = 0.0
+            for i in range(0, len(tokens), 1024):
+                running += F.cross_entropy(model(tokens[i:i + 1024]), tokens[i + 1:i + 1025])
+            print(f"probe loss {running}")
+
+        probe(model, load("fineweb_val_000000.bin"))
+    """)
+    assert events(a, "ACC") == []
 
 
 def test_code_gated_off_by_an_env_knob_is_dead_unless_a_log_shows_it_ran():
@@ -64,16 +84,38 @@ def test_code_gated_off_by_an_env_knob_is_dead_unless_a_log_shows_it_ran():
         import os
         ENABLED = int(os.environ.get("TTT_ENABLED", "0"))
 
-        def adapt(val_tokens):
-            model(val_tokens).backward()
+        def adapt(tokens):
+            for epoch in range(3):
+                model(tokens).backward()
+                print(f"ttt_adapt: epoch {epoch + 1}/3")
 
         if ENABLED:
-            adapt(val_tokens)
+            adapt(load("fineweb_val_000000.bin"))
     """
     quiet = analysed(script)
-    assert quiet.state(events(quiet, "BW")[0], r"ttt:") == "gated"
-    ran = analysed(script, {"train.log": "ttt_enabled: 1\nttt: epoch 1/3\n"})
-    assert ran.state(events(ran, "BW")[0], r"ttt:") == "live"
+    assert quiet.state(events(quiet, "BW")[0]) == "gated"
+    settings = analysed(script, {"train.log": "ttt_enabled: 1\n"})
+    assert settings.state(events(settings, "BW")[0]) == "live"
+    progress = analysed(script, {"train.log": "ttt_adapt: epoch 1/3\n"})
+    assert progress.state(events(progress, "BW")[0]) == "ran"
+
+
+def test_a_knob_the_run_command_sets_makes_gated_code_run():
+    script = textwrap.dedent("""
+        import os
+        ENABLED = int(os.environ.get("TTT_ENABLED", "0"))
+
+        def adapt(tokens):
+            model(tokens).backward()
+
+        if ENABLED:
+            adapt(load("fineweb_val_000000.bin"))
+    """)
+    [config] = shell_configs("export TTT_ENABLED=1\ntorchrun --nproc_per_node=8 train_gpt.py\n", "README.md", 10)
+    a = analyse_source(decode_source(script.encode()), {}, "strict", configs=[config])
+    [backward] = events(a, "BW")
+    assert a.state(backward) == "run"
+    assert "README.md:10 sets TTT_ENABLED=1" in a.why_live(backward, "run")
 
 
 def test_unparsable_script_is_unanalysable_with_a_warning():
@@ -136,11 +178,17 @@ def test_site_gives_any_node_its_loops_and_if_guards():
 
 def test_opposite_branches_of_one_switch_are_exclusive():
     a = analysed("""
-        def main(model, val_tokens, ttt_enabled):
+        import torch.nn.functional as F
+
+        def main(model, tokens, ttt_enabled):
+            loss_sum = 0.0
             if ttt_enabled:
-                loss_sum = model(val_tokens)
+                loss_sum += F.cross_entropy(model(tokens[:-1]), tokens[1:])
             if not ttt_enabled:
-                loss_sum += model(val_tokens)
+                loss_sum += F.cross_entropy(model(tokens[:-1]), tokens[1:])
+            return loss_sum
+
+        main(model, load("fineweb_val_000000.bin"), True)
     """)
     first, second = sorted((e for e in a.events if e.kind == "ACC"), key=lambda e: e.line)
     assert exclusive(first, second)
@@ -163,11 +211,11 @@ def test_minified_constants_and_getattr_settings_gate_code():
             if getattr(args, "slot_enabled", _C):
                 slot(args, val_tokens)
 
-        main(Hyperparameters(), val_tokens)
+        main(Hyperparameters(), load("fineweb_val_000000.bin"))
     """)
     [backward] = events(a, "BW")
     assert backward.func.trainable == {"delta"}
-    assert a.state(backward, None) == "gated"
+    assert a.state(backward) == "gated"
 
 
 def test_a_probe_trained_and_dropped_is_not_test_time_training():
@@ -182,6 +230,8 @@ def test_a_probe_trained_and_dropped_is_not_test_time_training():
                 loss.backward()
                 opt.step()
             return head(val_tokens).mean().item()
+
+        probe(model, load("fineweb_val_000000.bin"))
     """)
     [backward] = events(a, "BW")
     assert backward.flags & VAL and a.trains_throwaway(backward) and not a.is_ttt(backward)

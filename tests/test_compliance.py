@@ -321,7 +321,7 @@ def test_dead_code_message_names_the_knob_and_the_log_that_shows_it_ran():
     quiet = verdicts(fixture_text("ttt_gated"), "strict")["pre_eval_ttt"]
     assert "PREQUANT_TTT" in quiet.message and "dead code" in quiet.message
     ran = verdicts(fixture_text("ttt_gated"), "strict", logs("ttt_gated_progress.log"))["pre_eval_ttt"]
-    assert "log shows it ran" in ran.message
+    assert "a log shows its line `prequant_ttt epoch:" in ran.message
 
 
 def test_gptq_calibration_differs_only_in_the_shard_pattern():

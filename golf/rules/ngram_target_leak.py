@@ -16,7 +16,7 @@ not judged there.
 """
 from __future__ import annotations
 
-from golf.analysis import NGRAM_MARKERS, TRAIN, VAL, Hit, Unanalysable, verdict
+from golf.analysis import TRAIN, VAL, Hit, Unanalysable, verdict
 from golf.findings import FAIL, Finding
 from golf.helper_sources import leaks_in_helpers
 from golf.rules.severity import both_policies
@@ -41,4 +41,4 @@ def check(context) -> list[Finding]:
         return [analysis.finding(ID)]
     hits = [Hit(FAIL, f"lookup in {e.what} is keyed with the target token (E6)", (e,)) for e in analysis.kind("LEAK")
             if e.flags & VAL or not e.flags & TRAIN]
-    return [verdict(analysis, ID, hits, "no table lookup keyed with the predicted token", NGRAM_MARKERS)]
+    return [verdict(analysis, ID, hits, "no table lookup keyed with the predicted token")]

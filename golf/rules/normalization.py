@@ -1,12 +1,14 @@
 """Unnormalised scoring: a byte-level mixture that is no distribution over the vocabulary (RULES C2, E11).
 
-Catches the PPM-D shape: each token's log-probability spread evenly over its bytes
-(`rep_lp / rep_len`, `-nll[i] / nb`) and mixed with byte-level predictions through a weight
-(`lam * exp(nn) + (1 - lam) * exp(ppm)`, or `log(exp(a) + exp(c))`), in Python or in C source
-the script compiles at run time. The mixed per-byte probabilities do not come from a normalised
+Catches the PPM-D shape: a per-token log-probability (a value that flows from a loss or
+log-softmax) divided by the byte length of the token's piece (a value that flows from
+`len(piece.encode())`), spreading it over bytes (`rep_lp / rep_len`, `-nll[i] / nb`), and, in the
+same function, a convex mixture with other predictions (`lam * exp(nn) + (1 - lam) * exp(ppm)`);
+or the same two steps in C source the script compiles at run time (`-nll / (double)nb`,
+`log(exp(a) + exp(c))`). The mixed per-byte probabilities do not come from a normalised
 distribution over the token vocabulary, so the BPB they give is no cross-entropy (C2; issue
 #1872, PR #1902 excluded PRs #1835, #1850, #1854, #1858). A causal token-level tilt that is
-renormalised (E7) passes. Code gated off that no log shows running is INFO.
+renormalised (E7) passes. Code gated off that no run enables and no log shows running is INFO.
 """
 from __future__ import annotations
 
@@ -21,9 +23,6 @@ from golf.rules.severity import both_policies
 ID = "normalization"
 SEVERITY = both_policies(fail="a live byte-level mixture of token and byte predictions", warn="never")
 CITES = "RULES.md §4 C2, E11"
-MARKERS = r"\bppm|mix_bpb|\bmix="
-LOG_PROB = re.compile(r"(^|_)(n?lp|logp\w*|log_?probs?|nll\w*|nlp)$", re.IGNORECASE)
-BYTE_COUNT = re.compile(r"(^|_)(len|lens|nb|n_?bytes|bytes?|byte_len\w*)$", re.IGNORECASE)
 C_SPREAD = re.compile(r"(?:n?lp|logp\w*|nll\w*)\s*(?:\[[^\]]*\])?\s*/\s*(?:\(\s*double\s*\)\s*)?(?:nb|len|n_?bytes)\b")
 C_MIX = re.compile(r"log\s*\(\s*exp\s*\([^;]*\)\s*\+\s*exp\s*\(|\(\s*1(?:\.0)?\s*-\s*(\w+)\s*\)\s*\*")
 
@@ -42,12 +41,11 @@ def check(context) -> list[Finding]:
                                   "the scored probability is not a normalised distribution over the vocabulary "
                                   "(C2, E11)", events))
     clean = "every scored probability comes from a distribution over the vocabulary"
-    return [verdict(analysis, ID, hits, clean, MARKERS)]
+    return [verdict(analysis, ID, hits, clean)]
 
 
 def _python_mixtures(function) -> list[tuple]:
-    spreads = [n for n in own_nodes(function) if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Div)
-               and _named(n.left, LOG_PROB) and _named(n.right, BYTE_COUNT)]
+    spreads = [e.node for e in function.events if e.kind == "SPREAD"]
     mixes = [n for n in own_nodes(function) if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Add)
              and _convex(n)]
     if spreads and mixes:
@@ -66,15 +64,6 @@ def _compiled_mixtures(function) -> list[tuple]:
                 found.append(((node, node.lineno + node.value.count("\n", 0, spread.start())),
                               (node, node.lineno + node.value.count("\n", 0, mix.start()))))
     return found
-
-
-def _named(node: ast.expr, pattern: re.Pattern) -> bool:
-    """The value is read from a name matching `pattern` (`rep_lp`, `nll[i]`, `np.repeat(lp, n)`)."""
-    for inner in ast.walk(node):
-        name = inner.id if isinstance(inner, ast.Name) else inner.attr if isinstance(inner, ast.Attribute) else ""
-        if name and pattern.search(name):
-            return True
-    return False
 
 
 def _convex(node: ast.BinOp) -> bool:

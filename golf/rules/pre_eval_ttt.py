@@ -7,7 +7,7 @@ both policies. Score-first TTT (E1) is not reported here.
 """
 from __future__ import annotations
 
-from golf.analysis import Hit, PATTERN_TEXT, TTT_MARKERS, Unanalysable, verdict
+from golf.analysis import Hit, PATTERN_TEXT, Unanalysable, verdict
 from golf.findings import FAIL, Finding
 from golf.rules.severity import both_policies
 
@@ -22,4 +22,4 @@ def check(context) -> list[Finding]:
         return [analysis.finding(ID)]
     hits = [Hit(FAIL, f"{PATTERN_TEXT[pattern]} in {event.func.name}()", (event, *events))
             for event, pattern, events in analysis.ttt_sites() if pattern != "E1"]
-    return [verdict(analysis, ID, hits, "no training on validation tokens before they are scored", TTT_MARKERS)]
+    return [verdict(analysis, ID, hits, "no training on validation tokens before they are scored")]

@@ -7,7 +7,7 @@ for the score of those tokens (RULES E9, E10; PR #1229 closed, C3). The word "sl
 """
 from __future__ import annotations
 
-from golf.analysis import Hit, SLOT_MARKERS, Unanalysable, VAL, verdict
+from golf.analysis import Hit, Unanalysable, VAL, verdict
 from golf.findings import FAIL, Finding
 from golf.rules.severity import both_policies
 
@@ -29,4 +29,4 @@ def check(context) -> list[Finding]:
                 names = ", ".join(sorted(event.func.trainable))
                 hits.append(Hit(FAIL, f"{names} optimised on validation tokens in {event.func.name}() and then "
                                       "used to score them (E9/E10)", (event, *params[:1], scored[0])))
-    return [verdict(analysis, ID, hits, "no eval-time parameters optimised on scored positions", SLOT_MARKERS)]
+    return [verdict(analysis, ID, hits, "no eval-time parameters optimised on scored positions")]

@@ -8,7 +8,7 @@ before the artifact is written is a time-budget question, not this rule.
 """
 from __future__ import annotations
 
-from golf.analysis import Hit, NGRAM_MARKERS, TRAIN, Unanalysable, VAL, common_loops, verdict
+from golf.analysis import Hit, TRAIN, Unanalysable, VAL, common_loops, verdict
 from golf.findings import WARN, Finding
 from golf.rules.severity import both_policies
 
@@ -38,4 +38,4 @@ def check(context) -> list[Finding]:
         elif after_artifact:
             hits.append(Hit(WARN, f"training data is read ({after_artifact[0].what}) after the artifact is "
                                   f"written at line {last.line}", (after_artifact[0], last)))
-    return [verdict(analysis, ID, hits, "no training data is read during evaluation", NGRAM_MARKERS)]
+    return [verdict(analysis, ID, hits, "no training data is read during evaluation")]

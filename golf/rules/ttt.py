@@ -9,7 +9,7 @@ followed by `eval_val(...)`.
 """
 from __future__ import annotations
 
-from golf.analysis import Hit, PATTERN_TEXT, TTT_MARKERS, Unanalysable, common_loops, verdict
+from golf.analysis import Hit, PATTERN_TEXT, Unanalysable, common_loops, verdict
 from golf.findings import FAIL, PASS, Finding
 
 ID = "ttt"
@@ -33,4 +33,4 @@ def check(context) -> list[Finding]:
         nograd = " under no_grad/inference_mode" if legal and events[0].nograd else ""
         why = " (strict policy: no test-time training of any kind)" if analysis.policy == "strict" and legal else ""
         hits.append(Hit(status, f"{PATTERN_TEXT[pattern]}{nograd} in {event.func.name}(){why}", (event, *events)))
-    return [verdict(analysis, ID, hits, "no backward pass or optimizer step on validation data", TTT_MARKERS)]
+    return [verdict(analysis, ID, hits, "no backward pass or optimizer step on validation data")]

@@ -9,7 +9,7 @@ periodic VAL_LOSS_EVERY monitoring.
 """
 from __future__ import annotations
 
-from golf.analysis import CALIB_MARKERS, Hit, Unanalysable, VAL, verdict
+from golf.analysis import Hit, Unanalysable, VAL, verdict
 from golf.findings import FAIL, Finding
 from golf.rules.severity import both_policies
 
@@ -39,5 +39,4 @@ def check(context) -> list[Finding]:
         if uses and not scores:
             hits.append(Hit(FAIL, f"forward hooks in {function.name}() collect activation statistics while "
                                   f"validation data runs through the model ({uses[0].what}, E13)", (uses[0], hooks[0])))
-    return [verdict(analysis, ID, hits, "validation data reaches neither training nor calibration",
-                    CALIB_MARKERS)]
+    return [verdict(analysis, ID, hits, "validation data reaches neither training nor calibration")]
