@@ -45,7 +45,8 @@ from typing import Callable
 from golf import print_sites
 from golf.findings import FAIL, INFO, PASS, WARN, Finding, InputError
 from golf.knobs import Knobs
-from golf.run_settings import RunConfig
+from golf.helper_modules import helper_modules
+from golf.run_settings import RunConfig, run_configs
 from golf.source import DecodedSource
 
 POLICIES = ("strict", "competition")
@@ -188,9 +189,17 @@ def names_in(node: ast.AST | None) -> frozenset[str]:
 
 
 def _mentions_metric(node: ast.AST) -> bool:
-    """A format string or constant that prints a validation score (`val_bpb`, `bpb=`)."""
-    return any(isinstance(n, ast.Constant) and isinstance(n.value, str) and _METRIC.search(n.value)
-               for n in ast.walk(node))
+    """A format string or constant that prints a validation score (`val_bpb`, `bpb=`): an f-string, or
+    a call given one (`log(f"...")`, `"...{}".format(x)`, `"... %f" % x` as an argument)."""
+    if isinstance(node, ast.JoinedStr):
+        return any(isinstance(v, ast.Constant) and _METRIC.search(v.value) for v in node.values)
+    if isinstance(node, ast.Call):
+        parts = [*node.args, *(k.value for k in node.keywords)]
+        if isinstance(node.func, ast.Attribute):
+            parts.append(node.func.value)
+        parts += [p.left for p in parts if isinstance(p, ast.BinOp)]
+        return any(isinstance(p, ast.Constant) and isinstance(p.value, str) and _METRIC.search(p.value) for p in parts)
+    return False
 
 
 # --- program model -------------------------------------------------------------------------------
@@ -284,43 +293,55 @@ class Program:
         self.helper_imports = {alias.asname or alias.name: self.imported(node) for node in self.module.nodes
                                if isinstance(node, ast.ImportFrom) for alias in node.names if self.imported(node)}
         self.hooking: set[int] = set()
+        self.by_id = {id(f): f for f in self.functions}
+        self.callers_of: dict[int, list[Function]] = defaultdict(list)   # callee -> functions with a call to it
+        self.touched: set[int] = set()   # functions whose parameters the current walk gave new flags
+        self.grown: set[str] = set()     # attributes the current walk stored new flags into
         for function in self.functions:
             _prepare(function)
         self._walk_to_fixed_point()
 
     def _walk_to_fixed_point(self, rounds: int = 12) -> None:
-        """Walk every function, then again only those whose inputs changed since their last walk: their
-        parameters, what their callees return or mutate, their enclosing scopes, the attributes of
-        objects they read, or which of their callees install forward hooks."""
-        dirty = [*self.modules, *reversed(self.functions[len(self.modules):])]
-        seen: dict[int, tuple] = {}
+        """Walk every function, then, round by round, each one whose inputs changed after its last walk
+        began: its parameters (a caller passed new flags), what its callees return or mutate, its
+        enclosing scopes, the attributes of objects it reads, or which of its callees install hooks.
+        Callers come first in a round (they are defined last), so parameters flow down within it."""
+        order = [*self.modules, *reversed(self.functions[len(self.modules):])]
+        clock, began, changed_at = 0, {}, {id(f): 0 for f in order}
         for _ in range(rounds):
+            dirty = [f for f in order if changed_at.get(id(f), -1) >= began.get(id(f), -1)]
             if not dirty:
                 return
             for function in dirty:
-                data = self._data_inputs(function)  # before the walk: what it writes itself it may read back
-                _Walker(self, function).run()
-                seen[id(function)] = (data, self._callee_inputs(function))
-            for function in self.functions:
-                if function.kind == "class":
-                    for name, flags in function.final_env.items():
-                        if flags:
-                            self.class_attrs[name] |= flags
+                clock += 1
+                began[id(function)] = clock
+                for other in self._walk(function):
+                    changed_at[id(other)] = clock
+
+    def _walk(self, function: Function) -> list[Function]:
+        """Walk one function; the functions whose inputs that walk changed."""
+        results = (function.returns, dict(function.mutates))
+        scope = dict(function.final_env)
+        self.touched, self.grown = set(), set()
+        had_hook = any(e.kind == "HOOK" for e in function.events)
+        _Walker(self, function).run()
+        affected = [self.by_id[i] for i in self.touched]
+        if (function.returns, dict(function.mutates)) != results:
+            affected += self.callers_of[id(function)]
+        if function.kind == "class":
+            for name, flags in function.final_env.items():
+                if flags and self.class_attrs[name] | flags != self.class_attrs[name]:
+                    self.class_attrs[name] |= flags
+                    self.grown.add(name)
+        changed = {name for name, flags in function.final_env.items() if scope.get(name) != flags}
+        if changed:
+            affected += [f for f in self.functions if _inside(f, function) and changed & self._read(f)]
+        if self.grown:
+            affected += [f for f in self.functions if self.grown & self._read(f)]
+        if any(e.kind == "HOOK" for e in function.events) != had_hook:
             self.hooking = self._closure(lambda f: any(e.kind == "HOOK" for e in f.events))
-            dirty = [f for f in reversed(self.functions)
-                     if seen.get(id(f)) != (self._data_inputs(f), self._callee_inputs(f))]
-
-    def _data_inputs(self, function: Function) -> tuple:
-        read = self._read(function)
-        scopes, parent = [], function.parent
-        while parent is not None:
-            scopes.append(tuple(sorted((n, flags) for n, flags in parent.final_env.items() if n in read)))
-            parent = parent.parent
-        attrs = tuple(sorted((a, self.class_attrs[a]) for a in read if self.class_attrs.get(a)))
-        return tuple(function.param_flags.items()), tuple(scopes), attrs
-
-    def _callee_inputs(self, function: Function) -> tuple:
-        return frozenset((id(c), c.returns, tuple(c.mutates.items()), id(c) in self.hooking) for c in function.referenced)
+            affected += [source for f in self.functions if id(f) in self.hooking for source, _ in f.refs]
+        return affected
 
     def _closure(self, direct: Callable[[Function], bool]) -> set[int]:
         """Functions for which `direct` holds, and those that call them (from the last walk's events)."""
@@ -604,8 +625,9 @@ class _Walker:
         kept = _eff(flags) & ~HOLD
         if self.f.owner in self.p.module_classes:
             kept &= CNT | OPTZ
-        if kept:
+        if kept and self.p.class_attrs[attr] | kept != self.p.class_attrs[attr]:
             self.p.class_attrs[attr] |= kept
+            self.p.grown.add(attr)
 
     def sink(self, root: str | None) -> bool:
         """The value held in `root` leaves this function: returned, reported, or held by the caller."""
@@ -992,37 +1014,45 @@ class _Walker:
         for callee, offset in callees:
             params = callee.params
             given: dict[str, ast.expr] = {}
+            passed = DATA if callee.owner in self.p.module_classes else LOW  # a module's methods see data, not keys or counts
             if offset and params and isinstance(node.func, ast.Attribute):
-                callee.param_flags[params[0]] |= _eff(receiver) & HOLD  # methods resolve by name: pass no more
+                self.pass_into(callee, params[0], _eff(receiver) & HOLD)  # methods resolve by name: pass no more
                 given[params[0]] = node.func.value
             for i, flags in enumerate(positional):
                 if i + offset < len(params):
-                    callee.param_flags[params[i + offset]] |= _eff(flags)
+                    self.pass_into(callee, params[i + offset], _eff(flags) & passed)
                     given[params[i + offset]] = node.args[i]
             for keyword in node.keywords:
                 if keyword.arg in params:
-                    callee.param_flags[keyword.arg] |= _eff(keywords[keyword.arg])
+                    self.pass_into(callee, keyword.arg, _eff(keywords[keyword.arg]) & passed)
                     given[keyword.arg] = keyword.value
             inputs = receiver | _union(positional) | _union(keywords.values())
             for param, flags in list(callee.mutates.items()):
                 if param in given:
                     self.write_into(given[param], flags & LOW | inputs & _both((flags >> SHIFT) & LOW))
 
+    def pass_into(self, callee: Function, param: str, flags: int) -> None:
+        if callee.param_flags[param] | flags != callee.param_flags[param]:
+            callee.param_flags[param] |= flags
+            self.p.touched.add(id(callee))
+
     def call_events(self, node, dotted, last, method, receiver, positional, keywords, arguments, callees) -> None:
-        names = names_in(node)
         if method == "backward" or dotted.endswith(("autograd.grad", "autograd.backward")):
             flags = receiver | (positional[0] if positional else 0) if method == "backward" else positional[0] if positional else 0
-            self.event("BW", node, flags, names=names)
+            self.event("BW", node, flags, names=names_in(node))
         if method == "step" and _eff(receiver) & OPTZ:
             self.event("STEP", node, what=_root(node.func.value) or "")
         if self.is_optimizer(dotted, last, callees):
-            self.event("OPT", node, names=names, targets=self.targets, what=_root(node.args[0]) if node.args else "")
+            self.event("OPT", node, names=names_in(node), targets=self.targets, what=_root(node.args[0]) if node.args else "")
         if method == "requires_grad_" and _root(node.func.value) and _root(node.func.value) not in self.loop_targets:
             self.f.trainable.add(_root(node.func.value))
             self.event("PARAM", node, what=_root(node.func.value))
         if callees:
-            self.event("CALL", node, arguments, callees=tuple(c for c, _ in callees), names=names,
+            self.event("CALL", node, arguments, callees=tuple(c for c, _ in callees), names=names_in(node),
                        targets=self.targets, what=base_name(node.func))
+            for callee, _ in callees:
+                if self.f not in self.p.callers_of[id(callee)]:
+                    self.p.callers_of[id(callee)].append(self.f)
             if any(id(c) in self.p.hooking for c, _ in callees) and _eff(arguments | receiver) & (VAL | CAL):
                 self.event("CALIB", node, arguments | receiver, what=base_name(node.func))
         if method in {"register_forward_hook", "register_forward_pre_hook"}:
@@ -1637,9 +1667,6 @@ class Unanalysable:
 
 def analyse(context) -> Analysis | Unanalysable:
     """The analysis of a record folder's script (golf.facts.Context) and its helper modules, or why there is none."""
-    from golf.helper_modules import helper_modules
-    from golf.run_settings import run_configs
-
     record = context.record
     script = record.script
     if script.decoded is None or script.decoded.tree is None:

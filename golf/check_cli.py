@@ -26,16 +26,16 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from golf.changed import ChangedFolders, changed_record_folders, staged_record_folders
 from golf.checks import POLICIES, TRACKS, RecordResult, check_record, load_sota
 from golf.facts import Sota
 from golf.findings import InputError
-from golf.git import work_tree_root
 from golf.render import render_json, render_markdown, render_rules, render_text
 from golf.rules import REGISTRY
-from golf.sarif import sarif_log, write_sarif
-from golf.sota_auto import pick_sota
+
+if TYPE_CHECKING:
+    from golf.changed import ChangedFolders
 
 AUTO = "auto"
 
@@ -98,6 +98,7 @@ def folders_to_check(args) -> list[str]:
     """The RECORD_DIRs, or the record folders --changed / --staged find (paths shown from the current folder)."""
     if args.record_dirs:
         return list(args.record_dirs)
+    from golf.changed import changed_record_folders, staged_record_folders  # git only when asked: a plain check starts faster
     found = changed_record_folders(args.changed) if args.changed else staged_record_folders()
     say_what_changed(found, args)
     return [os.path.relpath(folder) for folder in found.existing]
@@ -133,6 +134,7 @@ def check_folders(folders: list[str], args, sota: Sota | None) -> tuple[list[Rec
 def check_one(folder: str, args, sota: Sota | None) -> RecordResult:
     if args.sota != AUTO:
         return check_record(folder, policy=args.policy, sota=sota, track=args.track)
+    from golf.sota_auto import pick_sota
     pick = pick_sota(folder, args.changed or "HEAD")
     result = check_record(folder, policy=args.policy, sota=pick.sota, track=args.track)
     result.sota_pick = pick.to_json()
@@ -140,6 +142,8 @@ def check_one(folder: str, args, sota: Sota | None) -> RecordResult:
 
 
 def write_sarif_file(args, results: list[RecordResult], errors: list[str]) -> bool:
+    from golf.git import work_tree_root
+    from golf.sarif import sarif_log, write_sarif
     picks = {result.record: result.sota_pick for result in results if result.sota_pick}
     root = work_tree_root(".") or Path.cwd()
     try:

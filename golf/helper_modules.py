@@ -16,6 +16,8 @@ MAX_HELPER_MODULES = 20
 
 def helper_modules(script: DecodedSource, root: Path, files, script_name: str | None = None) -> list[tuple[str, DecodedSource]]:
     """(path relative to the folder, decoded source) for each `.py` module the script imports, at any depth."""
+    if not any(name.endswith(".py") and name != script_name for name in files):
+        return []   # nothing to import: skip the walk over the script
     found: dict[str, DecodedSource] = {}
     pending = [script]
     while pending and len(found) < MAX_HELPER_MODULES:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import ast
 from collections import defaultdict
-from functools import lru_cache
 
 from golf.run_settings import RunConfig
 
@@ -46,9 +45,9 @@ class Knobs:
                 self._argparse(node)
             elif isinstance(node, ast.Call) and self.dotted(node.func) in ENV_WRITES:
                 self._script_setting(node.args)
+        known = set(self.exprs)
         for key, value in pending:  # settings derived from other settings
-            names = _identifiers(value) | _getattr_names(value)
-            if names & set(self.exprs) and key not in self.exprs:
+            if key not in self.exprs and _reads(value) & known:
                 self.exprs[key].append(value)
 
     def _assignment(self, node: ast.Assign | ast.AnnAssign, pending: list) -> None:
@@ -291,13 +290,15 @@ def _base_name(node: ast.expr) -> str:
     return node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else ""
 
 
-@lru_cache(maxsize=1 << 16)
-def _identifiers(node: ast.AST) -> frozenset[str]:
-    return frozenset(n.id if isinstance(n, ast.Name) else n.attr for n in ast.walk(node)
-                     if isinstance(n, (ast.Name, ast.Attribute)))
-
-
-def _getattr_names(node: ast.AST) -> set[str]:
-    """`getattr(args, "slot_enabled", False)` reads the setting slot_enabled."""
-    return {str(n.args[1].value) for n in ast.walk(node) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
-            and n.func.id == "getattr" and len(n.args) > 1 and isinstance(n.args[1], ast.Constant)}
+def _reads(node: ast.AST) -> set[str]:
+    """Names and attributes a value reads, and settings read as `getattr(args, "slot_enabled", False)`."""
+    found = set()
+    for n in ast.walk(node):
+        if isinstance(n, ast.Name):
+            found.add(n.id)
+        elif isinstance(n, ast.Attribute):
+            found.add(n.attr)
+        elif (isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "getattr" and len(n.args) > 1
+              and isinstance(n.args[1], ast.Constant)):
+            found.add(str(n.args[1].value))
+    return found

@@ -23,6 +23,7 @@ import lzma
 import re
 import zlib
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from golf.findings import InputError
@@ -159,10 +160,22 @@ def _peel(tree: ast.Module, text: str) -> tuple[str, str] | None:
     A pure stub (no functions or classes) becomes its payload. A full script that also execs a
     packed blob keeps its own text, with the payload appended after a marker comment.
     """
-    evaluator = _ConstantEvaluator(tree)
+    imports, candidates, defines = [], [], False
+    for node in ast.walk(tree):   # one pass: most scripts have no exec of a constant, and stop here
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            imports.append(node)
+        elif isinstance(node, ast.Call) and node.args and _may_exec(node.func):
+            candidates.append(node)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            defines = True
+    imported = {alias.asname or alias.name for node in imports for alias in node.names}
+    candidates = [c for c in candidates if not isinstance(c.func, ast.Name) or c.func.id in imported | {"exec", "eval"}]
+    if not candidates:
+        return None
+    evaluator = _ConstantEvaluator(tree, imports)
     payloads: list[tuple[str, str]] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and evaluator.is_exec(node.func) and node.args:
+    for node in candidates:
+        if evaluator.is_exec(node.func):
             decoded = evaluator.decode(node.args[0])
             if decoded is not None:
                 payloads.append(decoded)
@@ -170,9 +183,16 @@ def _peel(tree: ast.Module, text: str) -> tuple[str, str] | None:
         return None
     body = "\n".join(payload for payload, _ in payloads)
     layer = payloads[0][1]
-    if any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) for n in ast.walk(tree)):
+    if defines:
         body = f"{text}\n# --- decoded from {layer} exec payload ---\n{body}"
     return body, layer
+
+
+def _may_exec(func: ast.expr) -> bool:
+    """`exec`, `eval`, an alias imported under another name, or `builtins.exec`: worth resolving."""
+    if isinstance(func, ast.Attribute):
+        return func.attr in {"exec", "eval"}
+    return isinstance(func, ast.Name)
 
 
 @dataclass(frozen=True)
@@ -193,13 +213,13 @@ _CONSTANT_PREFIXES = ("FORMAT_", "FILTER_", "PRESET_", "CHECK_", "MF_", "MODE_",
 class _ConstantEvaluator:
     """Evaluate the tiny expression language that wrapper stubs are written in."""
 
-    def __init__(self, tree: ast.Module):
+    def __init__(self, tree: ast.Module, imports: list[ast.Import | ast.ImportFrom]):
         self.aliases: dict[str, _Ref] = {}
         self.bindings: dict[str, ast.expr] = {}
         self.star_modules: list[str] = []
         self.ops: list[str] = []
         self.resolving: set[str] = set()
-        for node in ast.walk(tree):
+        for node in imports:
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     root = alias.name.split(".")[0]
@@ -484,7 +504,8 @@ _LOADER_CALLS = {
 }
 
 
-def runtime_code_files(source: DecodedSource, folder: Path, script: str | None = None) -> list[tuple[str, int, int]]:
+@lru_cache(maxsize=8)  # the artifact-size rule and the analysis both ask, for the same script
+def runtime_code_files(source: DecodedSource, folder: Path, script: str | None = None) -> tuple[tuple[str, int, int], ...]:
     """Code beside the script that it imports, execs, compiles or loads at run time.
 
     Returns (path relative to `folder`, size in bytes, line in the decoded source), one row per
@@ -494,7 +515,7 @@ def runtime_code_files(source: DecodedSource, folder: Path, script: str | None =
     name) is left out.
     """
     if source.tree is None:
-        return []
+        return ()
     folder = Path(folder)
     found: dict[str, tuple[int, int]] = {}
 
@@ -526,7 +547,7 @@ def runtime_code_files(source: DecodedSource, folder: Path, script: str | None =
         elif isinstance(node, ast.Call) and _call_name(node.func) in _LOADER_CALLS:
             for path in _constant_paths(node):
                 add(path, node.lineno)
-    return sorted((name, size, line) for name, (size, line) in found.items())
+    return tuple(sorted((name, size, line) for name, (size, line) in found.items()))
 
 
 def _add_module(dotted: str, folder: Path, line: int, add) -> None:

@@ -158,7 +158,7 @@ print(open(__file__).read())
 '''
     (tmp_path / "train_gpt.py").write_text(script)
     found = runtime_code_files(decode_file(tmp_path / "train_gpt.py"), tmp_path, script="train_gpt.py")
-    assert found == [
+    assert list(found) == [
         ("libfast.so", 64, 9),
         ("lossless_caps/__init__.py", 6, 4),
         ("ngram/fused_expert_kernel.cpp", 100, 8),
@@ -172,7 +172,7 @@ def test_runtime_code_files_reads_inside_a_wrapper(tmp_path):
     inner = "import helper\nprint(helper.Y)\n"
     (tmp_path / "train_gpt.py").write_text(WRAPPERS[0][1](inner))
     found = runtime_code_files(decode_file(tmp_path / "train_gpt.py"), tmp_path)
-    assert found == [("helper.py", 6, 1)]
+    assert found == (("helper.py", 6, 1),)
 
 
 def test_runtime_code_files_ignores_paths_outside_the_folder(tmp_path):
@@ -181,7 +181,7 @@ def test_runtime_code_files_ignores_paths_outside_the_folder(tmp_path):
     folder = tmp_path / "record"
     folder.mkdir()
     (folder / "train_gpt.py").write_text('exec(open("../outside.py").read())\n')
-    assert runtime_code_files(decode_file(folder / "train_gpt.py"), folder) == []
+    assert runtime_code_files(decode_file(folder / "train_gpt.py"), folder) == ()
 
 
 @pytest.mark.parametrize(

@@ -47,8 +47,11 @@ def check(context) -> list[Finding]:
 
 def _lookbacks(function):
     """Products of a gate and the previous position's state, one per line."""
+    slices = {n.lineno for n in own_nodes(function) if isinstance(n, ast.Subscript) and _previous_slice(n)}
+    if not slices:
+        return []
     shifted = {target.id for node in own_nodes(function) if isinstance(node, ast.Assign)
-               and any(_previous_slice(n) for n in ast.walk(node.value))
+               and any(node.lineno <= line <= (node.end_lineno or node.lineno) for line in slices)
                for target in node.targets if isinstance(target, ast.Name)}
     lines = {}
     for node in own_nodes(function):
